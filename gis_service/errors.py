@@ -1,0 +1,95 @@
+"""One error vocabulary, mapped to HTTP once and answered as problem+json (RFC 9457)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class GisServiceError(Exception):
+    """Base of every error the service answers; ``status`` is the HTTP status it maps to."""
+
+    status: int = 500
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, *, parameter: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.parameter = parameter
+        self.extra = extra
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"about:blank#{type(self).__name__}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.parameter:
+            body["parameter"] = self.parameter
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class InvalidParameter(GisServiceError):
+    status = 400
+    title = "Invalid parameter"
+
+
+class UnknownParameter(InvalidParameter):
+    title = "Unknown query parameter"
+
+
+class InvalidFilter(InvalidParameter):
+    title = "Invalid filter"
+
+
+class NotFound(GisServiceError):
+    status = 404
+    title = "Not found"
+
+
+class UnknownCollection(NotFound):
+    title = "Unknown collection"
+
+    def __init__(self, collection_id: str) -> None:
+        super().__init__(f"collection {collection_id!r} does not exist", parameter="collectionId")
+
+
+class FeatureNotFound(NotFound):
+    title = "Feature not found"
+
+
+class PayloadTooLarge(GisServiceError):
+    status = 413
+    title = "Payload too large"
+
+
+class NotAcceptable(GisServiceError):
+    status = 406
+    title = "Not acceptable"
+
+
+class QueryTimeout(GisServiceError):
+    status = 503
+    title = "Query took too long"
+
+
+class DatabaseUnavailable(GisServiceError):
+    status = 503
+    title = "Database unavailable"
+
+
+class LoadError(GisServiceError):
+    """A file could not be loaded; nothing was written."""
+
+    status = 422
+    title = "Load failed"
+
+
+def status_title(status: int) -> str:
+    return HTTPStatus(status).phrase

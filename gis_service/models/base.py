@@ -1,0 +1,41 @@
+"""Declarative base and the column shapes every published layer shares."""
+
+from __future__ import annotations
+
+from geoalchemy2 import Geometry
+from sqlalchemy import Boolean, MetaData, String, Text, false
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SRID = 4326
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def geometry(kind: str, *, nullable: bool = True) -> Mapped[object]:
+    """A geometry column with SRID typmod and a GiST index (created by the migration)."""
+    return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
+
+
+class Sourced:
+    """Where a feature comes from and how good its geometry is."""
+
+    geometry_quality: Mapped[str] = mapped_column(String(32), nullable=False)
+    geometry_note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    license: Mapped[str | None] = mapped_column(Text)
+    synthetic: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+
+
+class Named:
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    name_ascii: Mapped[str] = mapped_column(Text, nullable=False)

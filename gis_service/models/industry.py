@@ -1,0 +1,57 @@
+"""Industrial parks (KCN) and clusters (CCN), with every cited figure kept in ``feature_sources``."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gis_service.models.base import Base, Named, Sourced, geometry
+
+
+class _Estate(Named, Sourced):
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    developer: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    status_note: Mapped[str | None] = mapped_column(Text)
+    established_year: Mapped[int | None] = mapped_column(Integer)
+    planned_area_ha: Mapped[float | None] = mapped_column(Float)
+    area_definition: Mapped[str | None] = mapped_column(Text)
+    leased_area_ha: Mapped[float | None] = mapped_column(Float)
+    occupancy_pct: Mapped[float | None] = mapped_column(Float)
+    horizon_year: Mapped[int | None] = mapped_column(Integer)
+    district_code: Mapped[str | None] = mapped_column(String(16))
+    district_name: Mapped[str | None] = mapped_column(Text)
+    location_text: Mapped[str | None] = mapped_column(Text)
+    geom = geometry("POINT")
+    footprint = geometry("MULTIPOLYGON")
+
+
+class IndustrialPark(_Estate, Base):
+    __tablename__ = "industrial_parks"
+
+
+class IndustrialCluster(_Estate, Base):
+    __tablename__ = "industrial_clusters"
+
+
+class FeatureSource(Base):
+    """One cited statement about one feature; conflicting figures are all kept, one marked canonical."""
+
+    __tablename__ = "feature_sources"
+    __table_args__ = (Index("ix_feature_sources_feature", "layer", "feature_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer: Mapped[str] = mapped_column(String(64), nullable=False)
+    feature_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    attribute: Mapped[str] = mapped_column(String(64), nullable=False)
+    value_num: Mapped[float | None] = mapped_column(Float)
+    value_text: Mapped[str | None] = mapped_column(Text)
+    definition: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    publisher: Mapped[str | None] = mapped_column(Text)
+    source_date: Mapped[str | None] = mapped_column(Text)
+    source_key: Mapped[str | None] = mapped_column(String(64))
+    is_canonical: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    note: Mapped[str | None] = mapped_column(Text)

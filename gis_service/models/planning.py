@@ -1,0 +1,39 @@
+"""Planning zones and cadastral parcels: empty at first, filled by ``gis-service load``."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Computed, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gis_service.models.admin import AREA_HA
+from gis_service.models.base import Base, Sourced, geometry
+
+
+class PlanningZone(Sourced, Base):
+    __tablename__ = "planning_zones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    name_ascii: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[str] = mapped_column(Text, nullable=False)
+    zone_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    horizon_year: Mapped[int | None] = mapped_column(Integer)
+    admin_code: Mapped[str | None] = mapped_column(String(16))
+    area_ha: Mapped[float | None] = mapped_column(Float, Computed(AREA_HA, persisted=True))
+    geom = geometry("MULTIPOLYGON", nullable=False)
+
+
+class Parcel(Sourced, Base):
+    __tablename__ = "parcels"
+    __table_args__ = (
+        UniqueConstraint("admin_code", "sheet_no", "parcel_no", name="uq_parcels_natural_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    admin_code: Mapped[str] = mapped_column(String(16), nullable=False)
+    sheet_no: Mapped[str] = mapped_column(String(16), nullable=False)
+    parcel_no: Mapped[str] = mapped_column(String(16), nullable=False)
+    land_use_code: Mapped[str] = mapped_column(String(16), nullable=False)
+    area_ha: Mapped[float | None] = mapped_column(Float, Computed(AREA_HA, persisted=True))
+    geom = geometry("MULTIPOLYGON", nullable=False)

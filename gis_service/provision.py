@@ -1,0 +1,191 @@
+"""Find or start a PostGIS server: ``DATABASE_URL``, else Docker, else a private Debian cluster.
+
+The private cluster lives in ``.data/postgres`` (Debian PostgreSQL 15 + PostGIS 3, installed with apt when
+running as root and missing), listens on a free loopback port and is kept for the next command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from gis_service.settings import PROJECT_ROOT
+
+PG_VERSION = "15"
+PG_BIN = Path(f"/usr/lib/postgresql/{PG_VERSION}/bin")
+POSTGIS_CONTROL = Path(f"/usr/share/postgresql/{PG_VERSION}/extension/postgis.control")
+APT_PACKAGES = [f"postgresql-{PG_VERSION}", f"postgresql-{PG_VERSION}-postgis-3", "postgresql-contrib"]
+DOCKER_PORT = 54329
+DATABASES = ("gis", "gis_test")
+
+
+class ProvisionError(RuntimeError):
+    """Nothing could give us a PostGIS server; the message says what to install."""
+
+
+@dataclass(frozen=True)
+class Server:
+    how: str
+    base_url: str  # without database name, e.g. postgresql://postgres@127.0.0.1:54321
+
+    def url(self, database: str) -> str:
+        return f"{self.base_url}/{database}"
+
+
+def _log(message: str) -> None:
+    print(f"[db] {message}", flush=True)
+
+
+def _run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
+
+
+def _wait_for(url: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=3):
+                return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise ProvisionError(f"PostgreSQL at {url} did not answer within {seconds:.0f} s: {exc}") from exc
+            time.sleep(0.5)
+
+
+def _split(url: str) -> tuple[str, str]:
+    base, _, database = url.rpartition("/")
+    return base, database.split("?")[0] or "postgres"
+
+
+def from_environment() -> Server | None:
+    url = os.environ.get("GIS_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not url:
+        return None
+    url = url.replace("postgresql+psycopg://", "postgresql://").replace("postgresql+asyncpg://", "postgresql://")
+    _wait_for(url)
+    base, _ = _split(url)
+    return Server("DATABASE_URL", base)
+
+
+def _docker_running() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def from_docker() -> Server | None:
+    if not _docker_running():
+        return None
+    _log("starting the PostGIS container (docker compose up -d db)")
+    _run(["docker", "compose", "up", "-d", "db"], cwd=PROJECT_ROOT)
+    server = Server("docker", f"postgresql://postgres:postgres@127.0.0.1:{DOCKER_PORT}")
+    _wait_for(server.url("postgres"), 120)
+    return server
+
+
+def _free_port(start: int = 54320) -> int:
+    for port in range(start, start + 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise ProvisionError("no free TCP port between 54320 and 54520 on 127.0.0.1")
+
+
+def _ensure_packages() -> None:
+    if (PG_BIN / "pg_ctl").exists() and POSTGIS_CONTROL.exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise ProvisionError(
+            "PostGIS is not installed: run `sudo apt-get install postgresql-15-postgis-3` "
+            "(or start Docker, or set DATABASE_URL to a PostGIS database) and try again."
+        )
+    _log(f"installing {' '.join(APT_PACKAGES)} with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES]
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+        _run(["apt-get", "update", "-q"], env=env)
+        _run(install, env=env)
+
+
+def _as_owner(cmd: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: run them as the ``postgres`` user then."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+class LocalCluster:
+    def __init__(self, root: Path = PROJECT_ROOT / ".data" / "postgres") -> None:
+        self.root = root
+        self.port_file = root / "gis_port"
+
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = _as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.root), *args])
+        return subprocess.run(cmd, text=True, capture_output=True)
+
+    def running(self) -> bool:
+        return (self.root / "PG_VERSION").exists() and self._pg_ctl("status").returncode == 0
+
+    def _init(self) -> None:
+        _log(f"creating a private PostgreSQL cluster in {self.root}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self.root.chmod(0o700)
+        _run(_as_owner([str(PG_BIN / "initdb"), "-D", str(self.root), "-A", "trust", "-U", "postgres",
+                        "-E", "UTF8", "--locale=C.UTF-8"]))
+
+    def start(self) -> Server:
+        if not (self.root / "PG_VERSION").exists():
+            self._init()
+        if not self.running():
+            port = _free_port()
+            options = f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+            started = self._pg_ctl("-w", "-t", "60", "-o", options, "-l", str(self.root / "server.log"), "start")
+            if started.returncode != 0:
+                log = (self.root / "server.log").read_text(errors="replace")[-2000:]
+                raise ProvisionError(f"pg_ctl could not start the cluster: {started.stderr}\n{log}")
+            self.port_file.write_text(str(port))
+        port = int(self.port_file.read_text())
+        server = Server("local cluster", f"postgresql://postgres@127.0.0.1:{port}")
+        _wait_for(server.url("postgres"))
+        return server
+
+    def stop(self) -> bool:
+        if not self.running():
+            return False
+        self._pg_ctl("-m", "fast", "stop")
+        return True
+
+
+def from_local_cluster() -> Server:
+    _ensure_packages()
+    return LocalCluster().start()
+
+
+def ensure_databases(server: Server, names: tuple[str, ...] = DATABASES) -> None:
+    """Create the databases that are missing; the server from DATABASE_URL may forbid it, which is fine."""
+    try:
+        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+            existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+            for name in names:
+                if name not in existing:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        _log(f"could not create databases {names}: {exc}")
+
+
+def provision() -> Server:
+    server = from_environment() or from_docker() or from_local_cluster()
+    if server.how != "DATABASE_URL":
+        ensure_databases(server)
+    return server
