@@ -70,18 +70,20 @@ def load(
 ) -> None:
     """Load a file into a layer in one transaction, or the bundled layers with --bundled."""
     from gis_service.errors import GisServiceError
-    from gis_service.ingest import bundled as bundled_layers
-    from gis_service.ingest import loader
 
     settings = load_settings()
     try:
         if bundled:
+            from gis_service.ingest import bundled as bundled_layers
+
             for line in bundled_layers.load_all(settings):
                 typer.echo(line)
             return
         if file is None or layer is None:
             _fail("give FILE and --layer, or --bundled")
             return
+        from gis_service.ingest import loader
+
         report = loader.load_file(settings, file, layer, crs=crs, mode=mode, rejects_path=rejects)
         typer.echo(report.summary())
     except GisServiceError as exc:

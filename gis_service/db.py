@@ -17,7 +17,7 @@ QUERY_CANCELED = "57014"
 
 def sync_engine(settings: Settings, **kwargs: object) -> Engine:
     """Engine for loaders, migrations, notebooks and the CLI."""
-    return create_engine(settings.sync_url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+    return create_engine(settings.sync_url, pool_pre_ping=True, **kwargs)
 
 
 def async_engine(settings: Settings) -> AsyncEngine:

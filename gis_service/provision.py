@@ -141,8 +141,22 @@ class LocalCluster:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self.root.chmod(0o700)
-        _run(_as_owner([str(PG_BIN / "initdb"), "-D", str(self.root), "-A", "trust", "-U", "postgres",
-                        "-E", "UTF8", "--locale=C.UTF-8"]))
+        _run(
+            _as_owner(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.root),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            )
+        )
 
     def start(self) -> Server:
         if not (self.root / "PG_VERSION").exists():

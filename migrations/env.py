@@ -7,20 +7,12 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import pool
 
 from gis_service.db import sync_engine
+from gis_service.migrate import include_object
 from gis_service.models import Base
 from gis_service.settings import load_settings
 
 config = context.config
 target_metadata = Base.metadata
-
-#: Objects PostGIS and its extensions own, which the models do not describe.
-FOREIGN_TABLES = {"spatial_ref_sys", "layer"}
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    if type_ == "table" and name in FOREIGN_TABLES:
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
 def run_migrations_online() -> None:

@@ -15,7 +15,9 @@ AREA_HA = "ST_Area(geom::geography) / 10000.0"
 class AdminUnit(Named, Sourced, Base):
     __tablename__ = "admin_units"
     __table_args__ = (
-        UniqueConstraint("code", "valid_from", name="uq_admin_units_code_valid_from", postgresql_nulls_not_distinct=True),
+        UniqueConstraint(
+            "code", "valid_from", name="uq_admin_units_code_valid_from", postgresql_nulls_not_distinct=True
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -26,9 +26,7 @@ class PlanningZone(Sourced, Base):
 
 class Parcel(Sourced, Base):
     __tablename__ = "parcels"
-    __table_args__ = (
-        UniqueConstraint("admin_code", "sheet_no", "parcel_no", name="uq_parcels_natural_key"),
-    )
+    __table_args__ = (UniqueConstraint("admin_code", "sheet_no", "parcel_no", name="uq_parcels_natural_key"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     admin_code: Mapped[str] = mapped_column(String(16), nullable=False)

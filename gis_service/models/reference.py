@@ -39,6 +39,4 @@ class LayerVersion(Base):
 
     layer: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
-    changed_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

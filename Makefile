@@ -1,0 +1,49 @@
+# Two commands for a new user: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := .data/.system-packages
+
+.PHONY: run test db db-stop migrate load lint typecheck pytest clients bench clean system
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# Debian packages the real-client and browser tests use (installed when root and missing).
+system:
+	@./scripts/system-packages.sh
+
+db: $(STAMP)
+	$(BIN)/gis-service db up
+
+db-stop: $(STAMP)
+	$(BIN)/gis-service db stop
+
+migrate: db
+	$(BIN)/gis-service migrate
+
+load: migrate
+	$(BIN)/gis-service load --bundled
+
+run: load
+	$(BIN)/gis-service serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check gis_service tests bench migrations
+	$(BIN)/ruff format --check gis_service tests bench migrations
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: db system
+	set -a; source .data/test.env; set +a; $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Reading, validating and loading layer files into PostGIS."""

@@ -1,0 +1,367 @@
+"""Load the bundled Binh Duong layers (``layers/data``) in one transaction; running it twice changes nothing.
+
+Every row keeps its source, licence and ``geometry_quality``; features without a known location keep a
+NULL geometry. See ``layers/data/PROVENANCE.md`` for where each file comes from.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiLineString, MultiPolygon, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, Table, delete, or_, text
+from sqlalchemy.dialects.postgresql import insert
+
+from gis_service.db import sync_engine
+from gis_service.ingest import parks
+from gis_service.models import (
+    SRID,
+    AdminUnit,
+    Base,
+    FeatureSource,
+    IndustrialCluster,
+    IndustrialPark,
+    NameAlias,
+    River,
+    TransportProject,
+)
+from gis_service.settings import Settings
+
+REFORM_DAY = dt.date(2025, 7, 1)
+LAST_LEGACY_DAY = dt.date(2025, 6, 30)
+ALIASES = {
+    "industrial_parks": {
+        "VSIP": ["VSIP1", "VSIP2", "VSIP2A", "VSIP3"],
+        "VSIP I": ["VSIP1"],
+        "VSIP 1": ["VSIP1"],
+        "VSIP II": ["VSIP2"],
+        "VSIP 2": ["VSIP2"],
+        "VSIP III": ["VSIP3"],
+        "VSIP 3": ["VSIP3"],
+        "Mỹ Phước 3": ["MP3"],
+        "Sóng Thần 3": ["ST3"],
+    },
+    "transport_projects": {
+        "VĐ3": ["RR3"],
+        "Vành đai 3": ["RR3"],
+        "Ring Road 3": ["RR3"],
+        "VĐ4": ["RR4"],
+        "Vành đai 4": ["RR4"],
+        "Ring Road 4": ["RR4"],
+        "QL13": ["QL13"],
+        "NH13": ["QL13"],
+        "Đại lộ Bình Dương": ["QL13"],
+        "QL1A": ["QL1A"],
+        "Cao tốc Chơn Thành": ["CT_TDM_CT"],
+        "Mỹ Phước – Tân Vạn": ["MPTV"],
+        "Cảng An Tây": ["PORT_ANTAY"],
+    },
+}
+
+
+def table_of(model: type[Base]) -> Table:
+    table: Table = model.__table__  # type: ignore[assignment]
+    return table
+
+
+def _features(path: Path) -> list[dict[str, Any]]:
+    return list(json.loads(path.read_text(encoding="utf-8"))["features"])
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _wkb(geom: BaseGeometry | None) -> Any:
+    return from_shape(geom, srid=SRID) if geom is not None else None
+
+
+def _multipolygon(geojson: dict[str, Any]) -> Any:
+    geom = shape(geojson)
+    return _wkb(MultiPolygon([geom]) if isinstance(geom, Polygon) else geom)
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> tuple[int, int]:
+    """INSERT ... ON CONFLICT (key) DO UPDATE of the rows that differ; returns (inserted, updated)."""
+    if not rows:
+        return 0, 0
+    stmt = insert(table).values(list(rows))
+    columns = [c for c in rows[0] if c not in key]
+    changed = or_(*[table.c[c].is_distinct_from(stmt.excluded[c]) for c in columns])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(key), set_={c: stmt.excluded[c] for c in columns}, where=changed
+    )
+    flags = conn.execute(stmt.returning(text("(xmax = 0)"))).scalars().all()
+    inserted = sum(1 for f in flags if f)
+    return inserted, len(flags) - inserted
+
+
+def _admin_common(props: dict[str, Any], quality: str) -> dict[str, Any]:
+    return {
+        "name": props["name"],
+        "name_ascii": props["name_ascii"],
+        "unit_type": props.get("unit_type"),
+        "geometry_quality": quality,
+        "geometry_note": props.get("geometry_quality") if quality != "approximate" else props.get("geometry_note"),
+        "source": props["source"],
+        "license": props.get("license"),
+    }
+
+
+def admin_rows(data: Path) -> list[dict[str, Any]]:
+    rows = []
+    for f in _features(data / "bd_province_pre2025.geojson"):
+        p = f["properties"]
+        rows.append(
+            {
+                **_admin_common(p, "official"),
+                "code": p["gso_code"],
+                "level": "province",
+                "parent_code": None,
+                "valid_from": None,
+                "valid_to": LAST_LEGACY_DAY,
+                "geom": _multipolygon(f["geometry"]),
+            }
+        )
+    for f in _features(data / "bd_districts_pre2025.geojson"):
+        p = f["properties"]
+        rows.append(
+            {
+                **_admin_common(p, "official"),
+                "code": p["gso_code"],
+                "level": "district",
+                "parent_code": p["province_gso"],
+                "valid_from": None,
+                "valid_to": LAST_LEGACY_DAY,
+                "geom": _multipolygon(f["geometry"]),
+            }
+        )
+    for f in _features(data / "bd_wards_pre2025.geojson"):
+        p = f["properties"]
+        rows.append(
+            {
+                **_admin_common(p, "approximate"),
+                "code": p["gso_code"],
+                "level": "ward",
+                "parent_code": p["district_gso"],
+                "valid_from": None,
+                "valid_to": LAST_LEGACY_DAY,
+                "geom": _multipolygon(f["geometry"]),
+            }
+        )
+    for f in _features(data / "bd_wards_2025_hcmc.geojson"):
+        p = f["properties"]
+        rows.append(
+            {
+                **_admin_common(p, "simplified"),
+                "code": p["gso_code_2025"],
+                "level": "ward",
+                "parent_code": p["province_gso"],
+                "valid_from": REFORM_DAY,
+                "valid_to": None,
+                "population": int(p["population_2025"]) if p.get("population_2025") else None,
+                "area_km2_official": float(p["area_km2_official"]) if p.get("area_km2_official") else None,
+                "geom": _multipolygon(f["geometry"]),
+            }
+        )
+    keys = set().union(*rows)
+    return [{k: r.get(k) for k in sorted(keys)} for r in rows]
+
+
+SUCCESSION_SQL = """
+INSERT INTO admin_unit_successions
+    (old_unit_id, new_unit_id, old_code, new_code, old_unit_split, share_of_old, share_of_new, source)
+SELECT o.id, n.id, o.code, n.code, s.split, a.inter / NULLIF(ST_Area(o.geom::geography), 0),
+       a.inter / NULLIF(ST_Area(n.geom::geography), 0), s.source
+FROM (SELECT * FROM unnest(CAST(:old AS text[]), CAST(:new AS text[]), CAST(:split AS boolean[]),
+                           CAST(:source AS text[])) AS t(old_code, new_code, split, source)) s
+JOIN admin_units o ON o.code = s.old_code AND o.level = 'ward' AND o.valid_to = :legacy_end
+JOIN admin_units n ON n.code = s.new_code AND n.level = 'ward' AND n.valid_from = :reform
+CROSS JOIN LATERAL (SELECT ST_Area(ST_Intersection(o.geom, n.geom)::geography) AS inter) a
+"""
+
+
+def load_successions(conn: Connection, data: Path) -> int:
+    rows = _rows(data / "bd_wards_old_to_new_2025.csv")
+    conn.execute(text("DELETE FROM admin_unit_successions"))
+    result = conn.execute(
+        text(SUCCESSION_SQL),
+        {
+            "old": [r["old_gso_code"] for r in rows],
+            "new": [r["new_gso_code"] for r in rows],
+            "split": [r["old_unit_split"] == "yes" for r in rows],
+            "source": [r["source"] for r in rows],
+            "legacy_end": LAST_LEGACY_DAY,
+            "reform": REFORM_DAY,
+        },
+    )
+    return int(result.rowcount)
+
+
+def estate_rows(data: Path, kinds: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    sources = _rows(data / "bd_industrial_parks_sources.csv")
+    districts = {
+        f["properties"]["name"]: f["properties"]["gso_code"] for f in _features(data / "bd_districts_pre2025.geojson")
+    }
+    points = {f["properties"]["park_id"]: f for f in _features(data / "bd_industrial_parks_points.geojson")}
+    rows = []
+    for code, estate in parks.group_estates(sources, kinds).items():
+        record = parks.estate_record(estate, districts)
+        point = points.get(code)
+        record["geom"] = _wkb(shape(point["geometry"])) if point else None
+        record["footprint"] = None
+        record["geometry_quality"] = "approximate" if point else "none"
+        record["geometry_note"] = point["properties"]["geometry_quality"] if point else "no sourced location"
+        if point:
+            record["source"] += f"; location: {point['properties']['source']}"
+            record["license"] += f"; location: {point['properties']['license']}"
+        rows.append(record)
+    return rows, sources
+
+
+def transport_rows(data: Path) -> list[dict[str, Any]]:
+    normalised = yaml.safe_load((data / "bd_transport_projects_normalised.yaml").read_text(encoding="utf-8"))
+    lines = {f["properties"]["ref"] or "RAIL_NS": f for f in _features(data / "bd_roads_national_coarse.geojson")}
+    rows = []
+    for r in _rows(data / "bd_transport_projects.csv"):
+        extra = normalised[r["id"]]
+        line = lines.pop(r["id"], None)
+        rows.append(_transport(r["id"], r["name_vi"], r["name_ascii"], r["name_en"], extra, r, line))
+    for code, line in lines.items():  # sourced lines with no project row: existing national links
+        p = line["properties"]
+        kind = "rail" if code == "RAIL_NS" else "national highway"
+        rows.append(
+            _transport(
+                code,
+                p["name"],
+                p["name_ascii"],
+                p["name_en"],
+                {"kind": kind, "status": "existing"},
+                None,
+                line,
+            )
+        )
+    return rows
+
+
+def _transport(
+    code: str,
+    name: str,
+    name_ascii: str,
+    name_en: str,
+    extra: dict[str, Any],
+    row: dict[str, str] | None,
+    line: dict[str, Any] | None,
+) -> dict[str, Any]:
+    geom = MultiLineString(list(shape(line["geometry"]).geoms)) if line else None
+    sources = [row["sources"]] if row else []
+    licenses = ["facts quoted with citation"] if row else []
+    if line:
+        sources.append(f"line: {line['properties']['source']}")
+        licenses.append(f"line: {line['properties']['license']}")
+    return {
+        "code": code,
+        "name": name,
+        "name_ascii": name_ascii,
+        "name_en": name_en,
+        "kind": extra["kind"],
+        "status": extra["status"],
+        "status_note": row["status"] if row else None,
+        "start_year": extra.get("start_year"),
+        "completion_year": extra.get("completion_year"),
+        "length_km": extra.get("length_km"),
+        "length_note": row["length_or_extent"] if row else None,
+        "lanes": extra.get("lanes"),
+        "design": row["design"] if row else None,
+        "budget_vnd_bn": extra.get("budget_vnd_bn"),
+        "geom": _wkb(geom),
+        "geometry_quality": "approximate" if line else "none",
+        "geometry_note": line["properties"]["geometry_note"] if line else "no sourced geometry yet",
+        "source": "; ".join(sources),
+        "license": "; ".join(licenses),
+    }
+
+
+def river_rows(data: Path) -> list[dict[str, Any]]:
+    codes = {"Saigon River": "SAIGON", "Dong Nai River": "DONGNAI", "Thi Tinh River": "THITINH"}
+    rows = []
+    for path, kind in (("bd_rivers_wdbii.geojson", "river"), ("bd_river_areas_gshhg.geojson", "river area")):
+        for f in _features(data / path):
+            p = f["properties"]
+            code = codes.get(p["name_en"], "DONGNAI_AREA")
+            rows.append(
+                {
+                    "code": code,
+                    "name": p["name"],
+                    "name_ascii": p["name_ascii"],
+                    "name_en": p["name_en"],
+                    "kind": kind,
+                    "geom": _wkb(shape(f["geometry"])),
+                    "geometry_quality": "approximate",
+                    "geometry_note": p["geometry_note"],
+                    "source": p["source"],
+                    "license": p["license"],
+                }
+            )
+    return rows
+
+
+def alias_rows() -> list[dict[str, str]]:
+    return [
+        {"alias": alias, "layer": layer, "feature_code": code}
+        for layer, aliases in ALIASES.items()
+        for alias, codes in aliases.items()
+        for code in codes
+    ]
+
+
+def load_all(settings: Settings, data: Path | None = None) -> Iterator[str]:
+    """Upsert every bundled layer in one transaction and say what changed, a line per layer."""
+    data = data or settings.layers_dir / "data"
+    parks_rows, sources = estate_rows(data, ("KCN",))
+    cluster_rows, _ = estate_rows(data, ("CCN",))
+    engine = sync_engine(settings)
+    report = []
+    try:
+        with engine.begin() as conn:
+            report.append(("admin_units", upsert(conn, table_of(AdminUnit), admin_rows(data), ("code", "valid_from"))))
+            successions = load_successions(conn, data)
+            report.append(("industrial_parks", upsert(conn, table_of(IndustrialPark), parks_rows, ("code",))))
+            report.append(("industrial_clusters", upsert(conn, table_of(IndustrialCluster), cluster_rows, ("code",))))
+            report.append(
+                (
+                    "transport_projects",
+                    upsert(conn, table_of(TransportProject), transport_rows(data), ("code",)),
+                )
+            )
+            report.append(("rivers", upsert(conn, table_of(River), river_rows(data), ("code",))))
+            _load_sources(conn, sources, parks_rows + cluster_rows)
+            aliases = insert(table_of(NameAlias)).values(alias_rows()).on_conflict_do_nothing()
+            conn.execute(aliases)
+    finally:
+        engine.dispose()
+    for layer, (inserted, updated) in report:
+        yield f"{layer}: {inserted} inserted, {updated} updated"
+    yield f"admin_unit_successions: {successions} rows; feature_sources: {len(sources)} statements"
+
+
+def _load_sources(conn: Connection, sources: list[dict[str, str]], estates: list[dict[str, Any]]) -> None:
+    canonical = {}
+    for estate in estates:
+        cited = [
+            s for s in sources if s["park_id"] == estate["code"] and s["area_definition"] == estate["area_definition"]
+        ]
+        if cited and estate["planned_area_ha"] is not None:
+            canonical[estate["code"]] = (cited[0]["source_key"], cited[0]["area_ha"])
+    codes = sorted({s["park_id"] for s in sources})
+    conn.execute(delete(table_of(FeatureSource)).where(table_of(FeatureSource).c.feature_code.in_(codes)))
+    conn.execute(insert(table_of(FeatureSource)), parks.source_records(sources, canonical))

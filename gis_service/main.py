@@ -1,0 +1,55 @@
+"""``create_app(settings)``: lifespan, middleware, routers and error handlers. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from gis_service import handlers, openapi
+from gis_service.catalog import Catalog
+from gis_service.db import async_engine
+from gis_service.middleware import HeadAsGet
+from gis_service.routers import common, features
+from gis_service.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = async_engine(settings)
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title=settings.api.title,
+        version="0.1.0",
+        description="OGC API Features and Tiles, planning analyses and maps for former Binh Duong province.",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalog = Catalog.from_dir(settings.layers_dir)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.api.cors_origins,
+        allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Content-Crs", "Link"],
+    )
+    openapi.install(app, settings)
+    app.add_middleware(HeadAsGet)
+    handlers.install(app)
+    app.include_router(common.router)
+    app.include_router(features.router)
+    return app

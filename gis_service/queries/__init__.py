@@ -1,0 +1,1 @@
+"""Pure statement builders: no I/O, no FastAPI."""

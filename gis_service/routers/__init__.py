@@ -1,0 +1,1 @@
+"""Thin HTTP handlers: parse with dependencies, call the repository, shape the answer."""

@@ -1,0 +1,58 @@
+"""Landing page, conformance, OpenAPI document, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from gis_service import html, repository
+from gis_service.dependencies import CatalogDep, ConnDep, SettingsDep, output_format, reject_unknown
+from gis_service.responses import OPENAPI, FastJSON
+from gis_service.schemas import ogc
+
+router = APIRouter(tags=["Capabilities"])
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def json_or_html(request: Request, doc: dict[str, Any]) -> Response:
+    reject_unknown(request, {"f"})
+    if output_format(request, request.query_params.get("f")) == "html":
+        return HTMLResponse(html.document(doc))
+    return FastJSON(doc)
+
+
+@router.get("/", operation_id="getLandingPage", summary="Landing page")
+async def landing(request: Request, settings: SettingsDep) -> Response:
+    doc = ogc.landing(
+        base_url(request),
+        settings.api.title,
+        "OGC API Features of former Binh Duong province: parks, transport, units, parcels.",
+    )
+    return json_or_html(request, doc)
+
+
+@router.get("/conformance", operation_id="getConformance", summary="Conformance")
+async def conformance(request: Request) -> Response:
+    return json_or_html(request, {"title": "Conformance", "conformsTo": ogc.CONFORMANCE})
+
+
+@router.get("/api", operation_id="getOpenAPI", summary="OpenAPI 3.0 definition", include_in_schema=False)
+async def openapi(request: Request) -> Response:
+    return FastJSON(request.app.openapi(), media_type=OPENAPI)
+
+
+@router.get("/api.html", operation_id="getAPIDocs", include_in_schema=False)
+async def api_docs() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/api", title="Binh Duong planning GIS – API")
+
+
+@router.get("/health", operation_id="getHealth", summary="Service health")
+async def health(conn: ConnDep, catalog: CatalogDep) -> Response:
+    """Database reachable, PostGIS version, migration head and the feature count of every layer."""
+    return FastJSON({"status": "ok", "database": "reachable", **await repository.health(conn, catalog)})

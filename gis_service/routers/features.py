@@ -1,0 +1,189 @@
+"""OGC API Features: collections, items, item, queryables and sortables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from starlette.datastructures import URL
+
+from gis_service import downloads, html, repository
+from gis_service.dependencies import (
+    CatalogDep,
+    CollectionDep,
+    ConnDep,
+    ItemsDep,
+    SettingsDep,
+    output_format,
+    reject_unknown,
+    typed_value,
+)
+from gis_service.queries.features import ItemsQuery
+from gis_service.responses import CSV, GEOJSON, GEOJSONSEQ, GPKG, HTML, FastJSON, GeoJSONResponse
+from gis_service.routers.common import base_url, json_or_html
+from gis_service.schemas import ogc
+
+router = APIRouter(tags=["Features"])
+CRS_PREFIX = "http://www.opengis.net/def/crs/"
+
+
+def content_crs(query: ItemsQuery) -> str:
+    if query.out_srid == 4326:
+        return "<http://www.opengis.net/def/crs/EPSG/0/4326>" if query.lat_first else f"<{ogc.OGC_CRS84}>"
+    return f"<{CRS_PREFIX}EPSG/0/{query.out_srid}>"
+
+
+def page_links(request: Request, query: ItemsQuery, returned: int, matched: int) -> list[dict[str, str]]:
+    url = URL(str(request.url))
+    links = [
+        ogc.link(str(url), "self", GEOJSON, "This page"),
+        ogc.link(str(url.include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
+    ]
+    if query.offset + returned < matched:
+        links.append(
+            ogc.link(
+                str(url.include_query_params(offset=query.offset + returned, limit=query.limit)),
+                "next",
+                GEOJSON,
+                "Next page",
+            )
+        )
+    if query.offset > 0:
+        links.append(
+            ogc.link(
+                str(url.include_query_params(offset=max(0, query.offset - query.limit), limit=query.limit)),
+                "prev",
+                GEOJSON,
+                "Previous page",
+            )
+        )
+    return links
+
+
+@router.get("/collections", operation_id="getCollections", summary="Collections")
+async def collections(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response:
+    base = base_url(request)
+    docs = [ogc.collection(base, spec, *await _extent(request, conn, spec)) for spec in catalog]
+    links = [ogc.link(f"{base}/collections", "self", "application/json")]
+    return json_or_html(request, {"title": "Collections", "links": links, "collections": docs})
+
+
+async def _extent(request: Request, conn: ConnDep, spec: Any) -> tuple[Any, Any]:
+    """Extents are cached per process and keyed by the layer's data version, so writes refresh them."""
+    version = (await repository.layer_versions(conn)).get(spec.table, 0)
+    cache: dict[tuple[str, int], Any] = request.app.state.__dict__.setdefault("extents", {})
+    key = (spec.id, version)
+    if key not in cache:
+        cache[key] = await repository.extent(conn, spec)
+    return cache[key].bbox, cache[key].interval
+
+
+@router.get("/collections/{collectionId}", operation_id="describeCollection", summary="A collection")
+async def collection(request: Request, conn: ConnDep, spec: CollectionDep) -> Response:
+    return json_or_html(request, ogc.collection(base_url(request), spec, *await _extent(request, conn, spec)))
+
+
+@router.get("/collections/{collectionId}/queryables", operation_id="getQueryables", summary="Queryables (JSON Schema)")
+async def queryables(request: Request, spec: CollectionDep) -> Response:
+    reject_unknown(request, {"f"})
+    return FastJSON(ogc.queryables(base_url(request), spec), media_type="application/schema+json")
+
+
+@router.get("/collections/{collectionId}/sortables", operation_id="getSortables", summary="Sortables (JSON Schema)")
+async def sortables(request: Request, spec: CollectionDep) -> Response:
+    reject_unknown(request, {"f"})
+    return FastJSON(ogc.queryables(base_url(request), spec, "sortables"), media_type="application/schema+json")
+
+
+@router.get(
+    "/collections/{collectionId}/items",
+    operation_id="getFeatures",
+    summary="Features of a collection",
+    response_class=GeoJSONResponse,
+)
+async def items(
+    request: Request, conn: ConnDep, spec: CollectionDep, params: ItemsDep, settings: SettingsDep
+) -> Response:
+    fmt = params.output_format()
+    query = params.to_query(spec, settings, download=fmt in ("gpkg", "csv"))
+    if fmt in ("csv", "gpkg", "html"):
+        return await _rows_response(request, conn, spec, query, fmt)
+    sep = ",\n" if fmt == "json" else "\n\x1e"
+    page = await repository.items(conn, spec, query, sep)
+    headers = {"Content-Crs": content_crs(query)}
+    if fmt == "geojsonseq":
+        return Response("\x1e" + page.body + "\n" if page.body else "", media_type=GEOJSONSEQ, headers=headers)
+    links = page_links(request, query, page.returned, page.matched)
+    head = {
+        "type": "FeatureCollection",
+        "numberMatched": page.matched,
+        "numberReturned": page.returned,
+        "timeStamp": _now(),
+        "links": links,
+    }
+    body = FastJSON.render(FastJSON, head)[:-1] + b',"features":[' + page.body.encode() + b"]}"  # type: ignore[arg-type]
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+async def _rows_response(request: Request, conn: ConnDep, spec: Any, query: ItemsQuery, fmt: str) -> Response:
+    rows = await repository.item_rows(conn, spec, query)
+    names = list(query.properties or spec.property_names)
+    if fmt == "csv":
+        disposition = {"Content-Disposition": f'attachment; filename="{spec.id}.csv"'}
+        return Response(downloads.csv_text(rows, names), media_type=CSV, headers=disposition)
+    if fmt == "gpkg":
+        data = await run_in_threadpool(downloads.geopackage, rows, names, spec.id, query.out_srid)
+        return Response(
+            data, media_type=GPKG, headers={"Content-Disposition": f'attachment; filename="{spec.id}.gpkg"'}
+        )
+    matched = (await repository.items(conn, spec, query.__class__(**{**query.__dict__, "limit": 1}))).matched
+    links = page_links(request, query, len(rows), matched)
+    return HTMLResponse(html.features_table(spec.title, rows, links, matched))
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    operation_id="getFeature",
+    summary="One feature",
+    response_class=GeoJSONResponse,
+)
+async def item(
+    request: Request,
+    conn: ConnDep,
+    spec: CollectionDep,
+    featureId: str = Path(max_length=64, description="Feature id."),
+    crs: str | None = None,
+    f: str | None = None,
+) -> Response:
+    reject_unknown(request, {"crs", "f"})
+    from gis_service.dependencies import crs_query
+
+    out = crs_query(crs)
+    query = ItemsQuery(out_srid=out.srid, lat_first=out.lat_first)
+    feature_id = typed_value(spec, spec.id_column, featureId) if spec.property(spec.id_column) else _int_id(featureId)
+    text = await repository.item(conn, spec, feature_id, query)
+    if output_format(request, f) == "html":
+        import orjson
+
+        feature = orjson.loads(text)
+        return HTMLResponse(html.features_table(f"{spec.title}: {featureId}", [feature], [], 1))
+    href = f"{base_url(request)}/collections/{spec.id}"
+    links = [ogc.link(str(request.url), "self", GEOJSON), ogc.link(href, "collection", "application/json")]
+    body = text[:-1] + ',"links":' + FastJSON.render(FastJSON, links).decode() + "}"  # type: ignore[arg-type]
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": content_crs(query)})
+
+
+def _int_id(text: str) -> int:
+    from gis_service.errors import FeatureNotFound
+
+    if not text.isdigit() or len(text) > 18:
+        raise FeatureNotFound(f"no feature {text!r}", parameter="featureId")
+    return int(text)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages that the GIS-client and browser tests drive: GDAL/OGR, QGIS (headless), Chromium.
+# Installed with apt when running as root and missing; otherwise the tests name what to install.
+set -euo pipefail
+need=()
+command -v ogrinfo >/dev/null || need+=(gdal-bin)
+[ -x /usr/lib/chromium/chromium-headless-shell ] || [ -x /usr/bin/chromium ] || need+=(chromium-headless-shell)
+python3 -c 'import qgis.core' 2>/dev/null || /usr/bin/python3 -c 'import qgis.core' 2>/dev/null || need+=(python3-qgis qgis-providers)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "[system] missing: ${need[*]} (install them with apt-get as root); client tests will fail without them" >&2
+  exit 0
+fi
+echo "[system] installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null 2>&1 || {
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+}
