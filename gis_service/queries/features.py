@@ -126,6 +126,12 @@ def output_geometry(spec: LayerSpec, query: ItemsQuery, src: FromClause | None =
     return geom
 
 
+def geojson_geometry(geom: Expr, decimals: int) -> Expr:
+    """GeoJSON geometry text without a ``crs`` member (options 0): the CRS travels in ``Content-Crs``,
+    and PostGIS cannot name the pinned VN-2000 SRIDs, whose authority was cleared on purpose."""
+    return func.ST_AsGeoJSON(geom, literal(decimals, Integer), literal(0, Integer))
+
+
 def properties_json(spec: LayerSpec, names: tuple[str, ...] | None, src: FromClause | None = None) -> Expr:
     t = src if src is not None else layer_table(spec)
     chosen = names if names is not None else tuple(spec.property_names)
@@ -139,7 +145,7 @@ def feature_text(spec: LayerSpec, query: ItemsQuery, src: FromClause | None = No
     """One GeoJSON Feature as text, built by PostgreSQL."""
     src = src if src is not None else layer_table(spec)
     decimals = query.decimals if query.out_srid == 4326 else 3
-    geometry = func.coalesce(func.ST_AsGeoJSON(output_geometry(spec, query, src), decimals), literal("null"))
+    geometry = func.coalesce(geojson_geometry(output_geometry(spec, query, src), decimals), literal("null"))
     return (
         literal('{"type":"Feature","id":')
         + cast(func.to_json(src.c[spec.id_column]), Text)
@@ -183,7 +189,7 @@ def items_rows(spec: LayerSpec, query: ItemsQuery) -> Select[Any]:
     return (
         select(
             id_col(spec).label("id"),
-            func.ST_AsGeoJSON(output_geometry(spec, query), query.decimals).label("geometry"),
+            geojson_geometry(output_geometry(spec, query), query.decimals).label("geometry"),
             func.ST_AsText(output_geometry(spec, query)).label("wkt"),
             properties_json(spec, query.properties).label("properties"),
         )
