@@ -18,8 +18,10 @@ TOWGS84 = "-191.90441429,-39.30318279,-111.45032835,0.00928836,-0.01975479,0.004
 PINNED_PROJ = {
     4756: f"+proj=longlat +ellps=WGS84 +towgs84={TOWGS84} +no_defs",
     3405: f"+proj=utm +zone=48 +ellps=WGS84 +towgs84={TOWGS84} +units=m +no_defs",
-    5897: f"+proj=tmerc +lat_0=0 +lon_0=105 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +towgs84={TOWGS84} +units=m +no_defs",
-    9210: f"+proj=tmerc +lat_0=0 +lon_0=105.75 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +towgs84={TOWGS84} +units=m +no_defs",
+    5897: f"+proj=tmerc +lat_0=0 +lon_0=105 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +towgs84={TOWGS84} "
+    "+units=m +no_defs",
+    9210: f"+proj=tmerc +lat_0=0 +lon_0=105.75 +k=0.9999 +x_0=500000 +y_0=0 +ellps=WGS84 +towgs84={TOWGS84} "
+    "+units=m +no_defs",
 }
 
 VN2000_GEOGCS = (
