@@ -54,6 +54,8 @@ class LayerSpec(BaseModel):
     id_column: str = Field("id", pattern=IDENT.pattern)
     geometry_column: str = Field("geom", pattern=IDENT.pattern)
     geometry_type: str = "Geometry"
+    #: Further geometry columns analyses may use (e.g. a park's ``footprint`` besides its site point).
+    extra_geometry_columns: list[str] = []
     properties: list[PropertySpec]
     temporal: TemporalSpec | None = None
     search: list[str] = []

@@ -12,8 +12,8 @@ from fastapi.middleware.gzip import GZipMiddleware
 from gis_service import handlers, openapi
 from gis_service.catalog import Catalog
 from gis_service.db import async_engine
-from gis_service.middleware import HeadAsGet
-from gis_service.routers import common, features
+from gis_service.middleware import BodyLimit, HeadAsGet
+from gis_service.routers import analysis, common, features
 from gis_service.settings import Settings, load_settings
 
 
@@ -49,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     openapi.install(app, settings)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     handlers.install(app)
     app.include_router(common.router)
     app.include_router(features.router)
+    app.include_router(analysis.router)
     return app

@@ -36,6 +36,7 @@ class ApiSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535)
     cors_origins: list[str] = ["*"]
     workers: int = Field(1, ge=1, le=64)
+    max_body_bytes: int = Field(1_100_000, ge=1_000)
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,187 @@
+"""Each planning question as a :class:`Plan`: the statements to run and the shape of the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.sql import Executable
+
+from gis_service.analysis import inputs
+from gis_service.analysis.plan import Plan, Rows
+from gis_service.catalog import Catalog, LayerSpec
+from gis_service.errors import FeatureNotFound, InvalidParameter, NotFound
+from gis_service.queries import analysis as aq
+from gis_service.queries import analysis_stats as sq
+
+TODAY_UNITS = sq.REFORM_DAY
+
+
+def _props(row: dict[str, Any]) -> dict[str, Any]:
+    value = row.get("properties")
+    return value if isinstance(value, dict) else orjson.loads(value) if value else {}
+
+
+def _features(rows: Rows, extra: tuple[str, ...] = ("distance_m",)) -> list[dict[str, Any]]:
+    return [{"id": r["id"], **{k: r[k] for k in extra if k in r}, "properties": _props(r)} for r in rows]
+
+
+# ---- locate -----------------------------------------------------------------------------------------
+
+
+def locate(catalog: Catalog, lon: float, lat: float, day: dt.date | None = None, nearest: int = 3) -> Plan:
+    """Units in force on ``day`` (legacy before 2025-07-01, new after), containing park/zone/parcel,
+    nearest transport projects with a geometry, in metres."""
+    lon, lat = inputs.in_region(lon, lat)
+    day = day or dt.date.today()
+    ref = aq.point(lon, lat)
+    statements: dict[str, Executable] = {
+        "units": aq.units_at(lon, lat, day),
+        "parks": aq.containing(catalog.get("industrial_parks"), lon, lat, "footprint"),
+        "clusters": aq.containing(catalog.get("industrial_clusters"), lon, lat, "footprint"),
+        "zones": aq.containing(catalog.get("planning_zones"), lon, lat),
+        "parcels": aq.containing(catalog.get("parcels"), lon, lat),
+        "transport": aq.nearest(catalog.get("transport_projects"), ref, nearest),
+        "nearest_parks": aq.nearest(catalog.get("industrial_parks"), ref, nearest),
+    }
+
+    def shape(r: dict[str, Rows]) -> dict[str, Any]:
+        units = {
+            u["level"]: {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in u.items()} for u in r["units"]
+        }
+        return {
+            "point": {"lon": lon, "lat": lat},
+            "date": day.isoformat(),
+            "units": units,
+            "industrial_park": _features(r["parks"])[:1] or None,
+            "industrial_cluster": _features(r["clusters"])[:1] or None,
+            "planning_zone": _features(r["zones"])[:1] or None,
+            "parcel": _features(r["parcels"])[:1] or None,
+            "nearest_transport": _features(r["transport"]),
+            "nearest_industrial_parks": _features(r["nearest_parks"]),
+        }
+
+    return Plan(statements, shape)
+
+
+# ---- nearby -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What ``nearby`` measures from: a point, a feature of a collection, or a posted geometry."""
+
+    lon: float | None = None
+    lat: float | None = None
+    collection: str | None = None
+    feature_id: str | None = None
+    geojson: str | None = None
+
+    def expression(self, catalog: Catalog) -> Any:
+        if self.geojson is not None:
+            return aq.geojson_geometry(self.geojson)
+        if self.collection is not None and self.feature_id is not None:
+            spec = catalog.get(self.collection)
+            return aq.feature_geometry(spec, typed_id(spec, self.feature_id))
+        if self.lon is not None and self.lat is not None:
+            lon, lat = inputs.in_region(self.lon, self.lat)
+            return aq.point(lon, lat)
+        raise InvalidParameter("give lon and lat, a feature (collection/id) or a geometry", parameter="reference")
+
+
+def typed_id(spec: LayerSpec, feature_id: str) -> Any:
+    if spec.property(spec.id_column) is not None:
+        return feature_id
+    if not feature_id.isdigit() or len(feature_id) > 18:
+        raise FeatureNotFound(f"{spec.id} has no feature {feature_id!r}", parameter="feature")
+    return int(feature_id)
+
+
+def nearby(catalog: Catalog, collection: str, reference: Reference, distance_m: float, limit: int = 100) -> Plan:
+    spec = catalog.get(collection)
+    metres = inputs.radius(distance_m)
+    ref = reference.expression(catalog)
+    statements = {"reference": aq.reference_exists(ref), "features": aq.within(spec, ref, metres, limit)}
+
+    def check(r: dict[str, Rows]) -> None:
+        if not r["reference"] or not r["reference"][0]["exists"]:
+            where = f"{reference.collection}/{reference.feature_id}"
+            raise NotFound(f"{where} does not exist or has no sourced geometry yet", parameter="feature")
+
+    def shape(r: dict[str, Rows]) -> dict[str, Any]:
+        features = [
+            {
+                "type": "Feature",
+                "id": row["id"],
+                "geometry": orjson.loads(row["geometry"]) if row["geometry"] else None,
+                "properties": {**_props(row), "distance_m": round(float(row["distance_m"]), 2)},
+            }
+            for row in r["features"]
+        ]
+        return {
+            "type": "FeatureCollection",
+            "collection": collection,
+            "distance_m": metres,
+            "numberReturned": len(features),
+            "features": features,
+        }
+
+    return Plan(statements, shape, [check])
+
+
+# ---- corridor ---------------------------------------------------------------------------------------
+
+
+def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None = None) -> Plan:
+    width = inputs.corridor_width(width_m)
+    day = day or dt.date.today()
+    buffer = aq.corridor_polygon(project, width)
+    statements: dict[str, Executable] = {
+        "project": aq.project_geometry_state(project),
+        "summary": aq.corridor_summary(buffer),
+        "parcels": aq.corridor_take(catalog.get("parcels"), buffer),
+        "planning_zones": aq.corridor_take(catalog.get("planning_zones"), buffer),
+        "wards": aq.corridor_take(catalog.get("admin_units"), buffer, level="ward", day=day),
+        "industrial_parks": aq.corridor_points(catalog.get("industrial_parks"), buffer),
+    }
+
+    def check(r: dict[str, Rows]) -> None:
+        if not r["project"]:
+            raise NotFound(f"transport project {project!r} does not exist", parameter="project")
+        if not r["project"][0]["has_geometry"]:
+            raise NotFound(
+                f"transport project {project!r} has no sourced geometry yet; its corridor cannot be computed",
+                parameter="project",
+            )
+
+    def shape(r: dict[str, Rows]) -> dict[str, Any]:
+        taken = {
+            name: [
+                {
+                    "id": row["id"],
+                    "properties": _props(row),
+                    "taken_ha": round(row["taken_ha"], 4),
+                    "area_ha": round(row["area_ha"], 4),
+                    "share": row["share"],
+                }
+                for row in r[name]
+            ]
+            for name in ("parcels", "planning_zones", "wards")
+        }
+        summary = r["summary"][0]
+        return {
+            "project": project,
+            "width_m": width,
+            "date": day.isoformat(),
+            "length_km": r["project"][0]["length_km"],
+            "geometry_quality": r["project"][0]["geometry_quality"],
+            "corridor_ha": summary["corridor_ha"],
+            "corridor": orjson.loads(summary["geometry"]) if summary["geometry"] else None,
+            **taken,
+            "totals_ha": {name: round(sum(x["taken_ha"] for x in rows), 4) for name, rows in taken.items()},
+            "industrial_parks": _features(r["industrial_parks"], ()),
+        }
+
+    return Plan(statements, shape, [check])

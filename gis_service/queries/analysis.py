@@ -1,0 +1,187 @@
+"""Pure statement builders for the planning analyses. Distances and areas are computed on the ellipsoid
+(geography), never in degrees; index use comes from a bounding-box prefilter on the geometry column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Float, Integer, Select, Text, and_, case, cast, func, literal, null, or_, select, text
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.expression import ColumnElement, TextClause
+
+from gis_service.catalog import LayerSpec
+from gis_service.queries.features import properties_json
+from gis_service.queries.tables import geom_col, id_col, layer_table, transport_table
+
+Expr = ColumnElement[Any]
+METRES_PER_DEGREE_LAT = 110_574.0
+
+
+def point(lon: float, lat: float) -> Expr:
+    return func.ST_SetSRID(func.ST_MakePoint(literal(lon, Float), literal(lat, Float)), literal(4326, Integer))
+
+
+def geojson_geometry(geojson: str) -> Expr:
+    return func.ST_SetSRID(func.ST_GeomFromGeoJSON(literal(geojson, Text)), literal(4326, Integer))
+
+
+def feature_geometry(spec: LayerSpec, feature_id: Any) -> Expr:
+    t = layer_table(spec)
+    return select(geom_col(spec)).select_from(t).where(id_col(spec) == feature_id).scalar_subquery()
+
+
+def geography(geom: Expr) -> Expr:
+    return func.geography(geom)
+
+
+def expand_metres(geom: Expr, metres: float, lat_hint: float = 11.0) -> Expr:
+    """A box around ``geom`` at least ``metres`` wide on every side, in degrees (index prefilter only)."""
+    import math
+
+    dy = metres / METRES_PER_DEGREE_LAT * 1.01
+    dx = metres / (METRES_PER_DEGREE_LAT * math.cos(math.radians(lat_hint + 1.0))) * 1.01
+    return func.ST_Expand(geom, literal(dx, Float), literal(dy, Float))
+
+
+def valid_on(spec_table: Any, day: dt.date) -> Expr:
+    return and_(
+        or_(spec_table.c.valid_from.is_(null()), spec_table.c.valid_from <= day),
+        or_(spec_table.c.valid_to.is_(null()), spec_table.c.valid_to >= day),
+    )
+
+
+# ---- locate -----------------------------------------------------------------------------------------
+
+
+def units_at(lon: float, lat: float, day: dt.date) -> TextClause:
+    return text(
+        "SELECT level, code, name, unit_type, valid_from, valid_to, geometry_quality FROM admin_units "
+        "WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
+        "AND (valid_from IS NULL OR valid_from <= :day) AND (valid_to IS NULL OR valid_to >= :day) "
+        "ORDER BY CASE level WHEN 'province' THEN 0 WHEN 'district' THEN 1 ELSE 2 END, code"
+    ).bindparams(lon=lon, lat=lat, day=day)
+
+
+def containing(spec: LayerSpec, lon: float, lat: float, column: str | None = None) -> Executable:
+    """Features of a polygon layer (or a layer's footprint column) that contain the point."""
+    t = layer_table(spec)
+    geom = t.c[column] if column else geom_col(spec)
+    return (
+        select(id_col(spec).label("id"), properties_json(spec, None).label("properties"))
+        .where(func.ST_Intersects(geom, point(lon, lat)))
+        .limit(5)
+    )
+
+
+def nearest(spec: LayerSpec, ref: Expr, limit: int, max_metres: float | None = None) -> Select[Any]:
+    """The ``limit`` features nearest to ``ref`` in metres: KNN on the index, then re-ranked on the ellipsoid."""
+    t = layer_table(spec)
+    geom = geom_col(spec)
+    knn = (
+        select(t, func.ST_Distance(geography(geom), geography(ref)).label("distance_m"))
+        .where(geom.is_not(null()))
+        .order_by(geom.op("<->")(ref))
+        .limit(limit * 4)
+        .subquery("knn")
+    )
+    stmt = select(
+        knn.c[spec.id_column].label("id"), knn.c.distance_m, properties_json(spec, None, knn).label("properties")
+    )
+    if max_metres is not None:
+        stmt = stmt.where(knn.c.distance_m <= max_metres)
+    return stmt.order_by(knn.c.distance_m).limit(limit)
+
+
+# ---- nearby -----------------------------------------------------------------------------------------
+
+
+def within(spec: LayerSpec, ref: Expr, metres: float, limit: int, with_geometry: bool = True) -> Select[Any]:
+    """Features within ``metres`` of ``ref`` ordered by distance; the box prefilter uses the GiST index."""
+    t = layer_table(spec)
+    geom = geom_col(spec)
+    distance = func.ST_Distance(geography(geom), geography(ref))
+    columns: list[Any] = [
+        id_col(spec).label("id"),
+        distance.label("distance_m"),
+        properties_json(spec, None).label("properties"),
+    ]
+    if with_geometry:
+        columns.append(func.ST_AsGeoJSON(geom, literal(7, Integer), literal(0, Integer)).label("geometry"))
+    return (
+        select(*columns)
+        .select_from(t)
+        .where(geom.op("&&")(expand_metres(ref, metres)))
+        .where(func.ST_DWithin(geography(geom), geography(ref), literal(metres, Float)))
+        .order_by(distance, id_col(spec))
+        .limit(limit)
+    )
+
+
+def reference_exists(ref: Expr) -> Select[Any]:
+    return select(ref.is_not(null()).label("exists"), func.ST_IsValid(ref).label("valid"))
+
+
+# ---- corridor ---------------------------------------------------------------------------------------
+
+
+def corridor_polygon(project_code: str, width_m: float) -> Expr:
+    """The right of way: the line buffered by half the width on the ellipsoid."""
+    t = transport_table()
+    line = select(t.c.geom).where(t.c.code == project_code).scalar_subquery()
+    return func.geometry(func.ST_Buffer(geography(line), literal(width_m / 2.0, Float)))
+
+
+def corridor_take(spec: LayerSpec, corridor: Expr, level: str | None = None, day: dt.date | None = None) -> Select[Any]:
+    """Area taken from every polygon feature the corridor touches, in hectares and as a share."""
+    t = layer_table(spec)
+    geom = geom_col(spec)
+    inter = func.ST_Area(geography(func.ST_Intersection(geom, corridor)))
+    whole = func.ST_Area(geography(geom))
+    stmt = (
+        select(
+            id_col(spec).label("id"),
+            properties_json(
+                spec,
+                tuple(n for n in ("code", "name", "zone_type", "land_use_code", "level") if n in spec.property_names),
+            ).label("properties"),
+            (inter / 10_000.0).label("taken_ha"),
+            (whole / 10_000.0).label("area_ha"),
+            case((whole > 0, inter / whole), else_=None).label("share"),
+        )
+        .select_from(t)
+        .where(geom.op("&&")(corridor), func.ST_Intersects(geom, corridor))
+        .order_by(inter.desc())
+    )
+    if level is not None:
+        stmt = stmt.where(t.c.level == level)
+    if day is not None:
+        stmt = stmt.where(valid_on(t, day))
+    return stmt
+
+
+def corridor_points(spec: LayerSpec, corridor: Expr) -> Executable:
+    """Point features (park sites) inside the corridor: no area can be taken from a point."""
+    geom = geom_col(spec)
+    return select(
+        id_col(spec).label("id"), properties_json(spec, ("code", "name", "planned_area_ha")).label("properties")
+    ).where(geom.op("&&")(corridor), func.ST_Intersects(geom, corridor))
+
+
+def corridor_summary(corridor: Expr) -> Select[Any]:
+    return select(
+        (func.ST_Area(geography(corridor)) / 10_000.0).label("corridor_ha"),
+        func.ST_AsGeoJSON(corridor, literal(6, Integer), literal(0, Integer)).label("geometry"),
+    )
+
+
+def project_geometry_state(code: str) -> TextClause:
+    return text(
+        "SELECT code, geom IS NOT NULL AS has_geometry, geometry_quality, "
+        "ST_Length(geom::geography) / 1000.0 AS length_km FROM transport_projects WHERE code = :code"
+    ).bindparams(code=code)
+
+
+def cast_text(value: Expr) -> Expr:
+    return cast(value, Text)

@@ -1,0 +1,176 @@
+"""Planning analyses over HTTP; the same plans run from Python (gis_service.analysis.api)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from gis_service.analysis import plans, run_async, stats
+from gis_service.analysis.inputs import geometry as checked_geometry
+from gis_service.dependencies import CatalogDep, ConnDep, reject_unknown
+from gis_service.errors import InvalidParameter
+from gis_service.responses import CSV, FastJSON, GeoJSONResponse
+from gis_service.schemas.analysis import NearbyBody, SiteSelectionBody
+
+router = APIRouter(prefix="/analysis", tags=["Analysis"])
+Day = Annotated[dt.date | None, Query(description="Date the administrative units are taken at (default today).")]
+
+
+def only(request: Request, *names: str) -> None:
+    reject_unknown(request, set(names))
+
+
+@router.get("/locate", operation_id="locate", summary="What is here: units, park, zone, parcel, nearest transport")
+async def locate(
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    lon: Annotated[float, Query(examples=[106.7266])],
+    lat: Annotated[float, Query(examples=[10.9312])],
+    date: Day = None,
+) -> Response:
+    only(request, "lon", "lat", "date")
+    return FastJSON(await run_async(conn, plans.locate(catalog, lon, lat, date)))
+
+
+@router.get(
+    "/nearby",
+    operation_id="nearby",
+    summary="Features within a distance of a point or a feature",
+    response_class=GeoJSONResponse,
+)
+async def nearby(
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    collection: Annotated[str, Query(max_length=64, examples=["industrial_parks"])],
+    distance_m: Annotated[float, Query(description="Radius in metres, 0 < d <= 50,000.", examples=[5000])],
+    lon: float | None = None,
+    lat: float | None = None,
+    feature: Annotated[
+        str | None, Query(description="collection/id, e.g. transport_projects/QL13", max_length=130)
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> Response:
+    only(request, "collection", "distance_m", "lon", "lat", "feature", "limit")
+    reference = plans.Reference(lon=lon, lat=lat)
+    if feature is not None:
+        ref_collection, _, ref_id = feature.partition("/")
+        if not ref_id:
+            raise InvalidParameter("feature must look like collection/id", parameter="feature")
+        reference = plans.Reference(collection=ref_collection, feature_id=ref_id)
+    return GeoJSONResponse(await run_async(conn, plans.nearby(catalog, collection, reference, distance_m, limit)))
+
+
+@router.post(
+    "/nearby",
+    operation_id="nearbyGeometry",
+    summary="Features within a distance of a posted geometry",
+    response_class=GeoJSONResponse,
+)
+async def nearby_geometry(conn: ConnDep, catalog: CatalogDep, body: NearbyBody) -> Response:
+    reference = plans.Reference(geojson=checked_geometry(body.geometry))
+    return GeoJSONResponse(
+        await run_async(conn, plans.nearby(catalog, body.collection, reference, body.distance_m, body.limit))
+    )
+
+
+@router.get("/corridor", operation_id="corridor", summary="What a transport project's right of way takes")
+async def corridor(
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    project: Annotated[str, Query(max_length=32, examples=["QL13"])],
+    width_m: Annotated[float, Query(description="Right-of-way width, metres (<= 1,000).", examples=[60])],
+    date: Day = None,
+) -> Response:
+    only(request, "project", "width_m", "date")
+    return FastJSON(await run_async(conn, plans.corridor(catalog, project, width_m, date)))
+
+
+@router.get("/area-stats", operation_id="areaStats", summary="Hectares and counts by unit, status or horizon")
+async def area_stats(
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    collection: Annotated[str, Query(examples=["industrial_parks"])],
+    by: Annotated[str, Query(description="unit, status, horizon_year, zone_type, land_use_code")] = "unit",
+    units: Annotated[str, Query(description="legacy (districts), legacy-wards or 2025")] = "2025",
+    date: Day = None,
+) -> Response:
+    only(request, "collection", "by", "units", "date")
+    return FastJSON(await run_async(conn, stats.area_stats(catalog, collection, by, units, date)))
+
+
+@router.post("/site-selection", operation_id="siteSelection", summary="Ranked candidate sites (GeoJSON or CSV)")
+async def site_selection(
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    body: SiteSelectionBody,
+    f: Annotated[str | None, Query(description="json (GeoJSON) or csv")] = None,
+) -> Response:
+    only(request, "f")
+    if f not in (None, "json", "csv"):
+        raise InvalidParameter("f must be json or csv", parameter="f")
+    criteria = stats.SiteCriteria(**body.model_dump())
+    result = await run_async(conn, stats.site_selection(catalog, criteria))
+    if f == "csv":
+        return Response(sites_csv(result), media_type=CSV)
+    return GeoJSONResponse(result)
+
+
+def sites_csv(result: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    names = sorted({n for s in result["features"] for n in s["properties"]["criteria"]})
+    writer.writerow(["site", "score", *[f"{n}_value" for n in names], *[f"{n}_score" for n in names], "members"])
+    for site in result["features"]:
+        crit = site["properties"]["criteria"]
+        values = [next((v for k, v in crit.get(n, {}).items() if k != "score" and k != "max_m"), "") for n in names]
+        writer.writerow(
+            [
+                site["id"],
+                site["properties"]["score"],
+                *values,
+                *[crit.get(n, {}).get("score", "") for n in names],
+                " ".join(map(str, site["properties"]["members"])),
+            ]
+        )
+    return out.getvalue()
+
+
+@router.get("/crosswalk", operation_id="crosswalk", summary="2025 reform: old units -> new units with shares")
+async def crosswalk(
+    request: Request,
+    conn: ConnDep,
+    code: Annotated[str, Query(max_length=16, examples=["25741"])],
+    direction: Annotated[str, Query(description="forward (old -> new) or reverse")] = "forward",
+    level: Annotated[str, Query(description="ward or district")] = "ward",
+) -> Response:
+    only(request, "code", "direction", "level")
+    return FastJSON(await run_async(conn, stats.crosswalk(code, direction, level)))
+
+
+@router.get("/reassign", operation_id="reassign", summary="Features of a layer -> 2025 units by largest overlap")
+async def reassign(
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    collection: Annotated[str, Query(examples=["industrial_parks"])],
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> Response:
+    only(request, "collection", "limit")
+    return FastJSON(await run_async(conn, stats.reassign(catalog, collection, None, limit)))
+
+
+@router.get("/timeline", operation_id="timeline", summary="What exists or is planned in a year")
+async def timeline(
+    request: Request, conn: ConnDep, catalog: CatalogDep, year: Annotated[int, Query(examples=[2040])]
+) -> Response:
+    only(request, "year")
+    return FastJSON(await run_async(conn, stats.timeline(catalog, year)))
