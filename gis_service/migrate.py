@@ -42,6 +42,13 @@ def downgrade(settings: Settings, revision: str = "base") -> None:
     command.downgrade(alembic_config(settings), revision)
 
 
+def script_head(settings: Settings) -> str | None:
+    """The newest revision the migration scripts define."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+
+
 def current_head(settings: Settings) -> str | None:
     engine = sync_engine(settings)
     try:

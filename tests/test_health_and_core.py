@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from gis_service import migrate
 from gis_service.responses import OPENAPI
+from gis_service.settings import Settings
 
 
-def test_health_counts_every_layer(client: TestClient) -> None:
+def test_health_counts_every_layer(client: TestClient, migrated: Settings) -> None:
     body = client.get("/health").json()
     assert body["database"] == "reachable"
     assert body["postgis"].startswith("3.")
-    assert body["migration"] == "0001"
+    assert body["migration"] == migrate.script_head(migrated)
     assert body["layers"]["admin_units"] == 137
     assert body["layers"]["industrial_parks"] == 34
     assert body["layers"]["transport_projects"] == 11
