@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
-from gis_service import handlers, openapi
+from gis_service import handlers, migrate, openapi
 from gis_service.catalog import Catalog
 from gis_service.db import async_engine
 from gis_service.middleware import BodyLimit, HeadAsGet
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.catalog = Catalog.from_dir(settings.layers_dir)
+    app.state.migration_head = migrate.script_head(settings)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         CORSMiddleware,

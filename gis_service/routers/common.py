@@ -53,6 +53,11 @@ async def api_docs() -> HTMLResponse:
 
 
 @router.get("/health", operation_id="getHealth", summary="Service health")
-async def health(conn: ConnDep, catalog: CatalogDep) -> Response:
-    """Database reachable, PostGIS version, migration head and the feature count of every layer."""
-    return FastJSON({"status": "ok", "database": "reachable", **await repository.health(conn, catalog)})
+async def health(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response:
+    """Database reachable, PostGIS version, migration head (and whether it is the newest) and the feature
+    count of every layer."""
+    body = await repository.health(conn, catalog)
+    expected = request.app.state.migration_head
+    current = body["migration"] == expected
+    return FastJSON({"status": "ok" if current else "degraded", "database": "reachable", **body,
+                     "migration_expected": expected, "schema_up_to_date": current})
