@@ -12,6 +12,7 @@ from pyproj import Transformer
 from sqlalchemy import Engine, text
 
 from gis_service.crs import to_wgs84
+from gis_service.models import VERSIONED_TABLES
 
 ITEMS = "/collections/industrial_parks/items"
 
@@ -30,15 +31,7 @@ def db_codes(engine: Engine, sql: str, **params: object) -> list[str]:
 def test_collections_list_every_catalogue_layer_with_extent(client: TestClient) -> None:
     body = client.get("/collections").json()
     by_id = {c["id"]: c for c in body["collections"]}
-    assert set(by_id) == {
-        "admin_units",
-        "industrial_parks",
-        "industrial_clusters",
-        "transport_projects",
-        "planning_zones",
-        "parcels",
-        "rivers",
-    }
+    assert set(by_id) == set(VERSIONED_TABLES)
     bbox = by_id["admin_units"]["extent"]["spatial"]["bbox"][0]
     assert 106.2 < bbox[0] < 106.4 and 11.4 < bbox[3] < 11.6
     assert by_id["admin_units"]["extent"]["temporal"]["interval"][0][1].startswith("2025-07-01")

@@ -117,62 +117,37 @@ def _admin_common(props: dict[str, Any], quality: str) -> dict[str, Any]:
     }
 
 
+#: The administrative files: (file, level, geometry quality, code field, parent field, valid from, valid to).
+ADMIN_FILES = (
+    ("bd_province_pre2025.geojson", "province", "official", "gso_code", None, None, LAST_LEGACY_DAY),
+    ("bd_districts_pre2025.geojson", "district", "official", "gso_code", "province_gso", None, LAST_LEGACY_DAY),
+    ("bd_wards_pre2025.geojson", "ward", "approximate", "gso_code", "district_gso", None, LAST_LEGACY_DAY),
+    ("bd_wards_2025_hcmc.geojson", "ward", "simplified", "gso_code_2025", "province_gso", REFORM_DAY, None),
+)
+
+
+def _optional(props: dict[str, Any], key: str, kind: type) -> Any:
+    return kind(props[key]) if props.get(key) not in (None, "") else None
+
+
 def admin_rows(data: Path) -> list[dict[str, Any]]:
     rows = []
-    for f in _features(data / "bd_province_pre2025.geojson"):
-        p = f["properties"]
-        rows.append(
-            {
-                **_admin_common(p, "official"),
-                "code": p["gso_code"],
-                "level": "province",
-                "parent_code": None,
-                "valid_from": None,
-                "valid_to": LAST_LEGACY_DAY,
-                "geom": _multipolygon(f["geometry"]),
-            }
-        )
-    for f in _features(data / "bd_districts_pre2025.geojson"):
-        p = f["properties"]
-        rows.append(
-            {
-                **_admin_common(p, "official"),
-                "code": p["gso_code"],
-                "level": "district",
-                "parent_code": p["province_gso"],
-                "valid_from": None,
-                "valid_to": LAST_LEGACY_DAY,
-                "geom": _multipolygon(f["geometry"]),
-            }
-        )
-    for f in _features(data / "bd_wards_pre2025.geojson"):
-        p = f["properties"]
-        rows.append(
-            {
-                **_admin_common(p, "approximate"),
-                "code": p["gso_code"],
-                "level": "ward",
-                "parent_code": p["district_gso"],
-                "valid_from": None,
-                "valid_to": LAST_LEGACY_DAY,
-                "geom": _multipolygon(f["geometry"]),
-            }
-        )
-    for f in _features(data / "bd_wards_2025_hcmc.geojson"):
-        p = f["properties"]
-        rows.append(
-            {
-                **_admin_common(p, "simplified"),
-                "code": p["gso_code_2025"],
-                "level": "ward",
-                "parent_code": p["province_gso"],
-                "valid_from": REFORM_DAY,
-                "valid_to": None,
-                "population": int(p["population_2025"]) if p.get("population_2025") else None,
-                "area_km2_official": float(p["area_km2_official"]) if p.get("area_km2_official") else None,
-                "geom": _multipolygon(f["geometry"]),
-            }
-        )
+    for name, level, quality, code_key, parent_key, valid_from, valid_to in ADMIN_FILES:
+        for f in _features(data / name):
+            p = f["properties"]
+            rows.append(
+                {
+                    **_admin_common(p, quality),
+                    "code": p[code_key],
+                    "level": level,
+                    "parent_code": p[parent_key] if parent_key else None,
+                    "valid_from": valid_from,
+                    "valid_to": valid_to,
+                    "population": _optional(p, "population_2025", int),
+                    "area_km2_official": _optional(p, "area_km2_official", float),
+                    "geom": _multipolygon(f["geometry"]),
+                }
+            )
     keys = set().union(*rows)
     return [{k: r.get(k) for k in sorted(keys)} for r in rows]
 
