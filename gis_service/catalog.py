@@ -56,6 +56,8 @@ class LayerSpec(BaseModel):
     geometry_type: str = "Geometry"
     #: Further geometry columns analyses may use (e.g. a park's ``footprint`` besides its site point).
     extra_geometry_columns: list[str] = []
+    #: Sort features with a geometry before those without (some have no sourced location yet).
+    located_first: bool = False
     properties: list[PropertySpec]
     temporal: TemporalSpec | None = None
     search: list[str] = []
@@ -64,6 +66,10 @@ class LayerSpec(BaseModel):
     maxzoom: int = Field(18, ge=0, le=24)
     #: Properties carried in vector tiles below a zoom (``{zoom: [names]}``), all of them from the highest.
     tile_properties: dict[int, list[str]] = {}
+    #: Integer column used as the MVT feature id (MapLibre feature-state needs integers; ``code`` is text).
+    tile_id_column: str = Field("id", pattern=IDENT.pattern)
+    #: ``geom`` stored in EPSG:3857 (generated column, migration 0002): WebMercatorQuad tiles read it as is.
+    tile_geometry_column: str = Field("geom_3857", pattern=IDENT.pattern)
     attribution: str = ""
     license: str = ""
     style: StyleSpec = StyleSpec()

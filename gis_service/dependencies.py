@@ -74,6 +74,7 @@ def bbox_query(text: str | None, *, parameter: str = "bbox", geographic: bool = 
 def _instant(text: str, *, end: bool) -> dt.date | None:
     if text in ("", ".."):
         return None
+    text = text.removesuffix("T")  # GDAL sends "2025-07-01T" for a date-only comparison
     try:
         if "T" in text or " " in text:
             return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()

@@ -90,7 +90,5 @@ async def extent(conn: AsyncConnection, spec: LayerSpec) -> Extent:
     bbox = [float(v) for v in row[:4]] if row[0] is not None else None
     interval = None
     if spec.temporal:
-        lows = [v for v in row[4::2] if v is not None]
-        highs = [v for v in row[5::2] if v is not None]
-        interval = [_iso(min(lows)) if lows else None, _iso(max(highs)) if highs else None]
+        interval = [_iso(row[4]), _iso(row[5])]
     return Extent(bbox, interval)

@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import (
     Integer,
+    Numeric,
     Select,
     Text,
     and_,
+    case,
     cast,
     column,
     exists,
@@ -137,8 +139,17 @@ def properties_json(spec: LayerSpec, names: tuple[str, ...] | None, src: FromCla
     chosen = names if names is not None else tuple(spec.property_names)
     pairs: list[Any] = []
     for name in chosen:
-        pairs.extend((literal(name), t.c[name]))
+        prop = spec.property(name)
+        value = real_number(t.c[name]) if prop is not None and prop.type == "number" else t.c[name]
+        pairs.extend((literal(name), value))
     return func.json_build_object(*pairs)
+
+
+def real_number(col: Expr) -> Expr:
+    """A float with a fraction even when whole (2000.0, not 2000): clients such as GDAL type a field from the
+    first values they see, and an integer guess truncates the later 2375.23."""
+    as_numeric = cast(col, Numeric)
+    return case((as_numeric == func.trunc(as_numeric), func.round(as_numeric, 1)), else_=as_numeric)
 
 
 def feature_text(spec: LayerSpec, query: ItemsQuery, src: FromClause | None = None) -> Expr:
@@ -160,6 +171,9 @@ def feature_text(spec: LayerSpec, query: ItemsQuery, src: FromClause | None = No
 def order_by(spec: LayerSpec, query: ItemsQuery) -> list[Expr]:
     t = layer_table(spec)
     keys: list[Expr] = []
+    if spec.located_first and not query.sortby:
+        # Clients (QGIS) guess a layer's geometry type from its first page: located features come first.
+        keys.append(geom_col(spec).is_(null()))
     for name, descending in query.sortby or ((spec.default_sort, False),):
         col = t.c[name]
         keys.append(col.desc().nulls_last() if descending else col.asc().nulls_last())
@@ -215,6 +229,12 @@ def extent(spec: LayerSpec) -> Select[Any]:
     box = func.ST_Extent(geom_col(spec))
     columns: list[Any] = [func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box)]
     temporal = spec.temporal
-    for name in (temporal.start, temporal.end) if temporal else ():
-        columns.extend([func.min(t.c[name]) if name else null(), func.max(t.c[name]) if name else null()])
+    if temporal:
+        # An unknown start (or end) on any feature leaves that end of the collection's interval open.
+        start = t.c[temporal.start] if temporal.start else None
+        end = t.c[temporal.end] if temporal.end else None
+        columns += [
+            null() if start is None else case((func.bool_or(start.is_(null())), null()), else_=func.min(start)),
+            null() if end is None else case((func.bool_or(end.is_(null())), null()), else_=func.max(end)),
+        ]
     return select(*columns).select_from(t)

@@ -101,6 +101,7 @@ def collection(
                 "application/schema+json",
                 "Queryables",
             ),
+            link(f"{href}/queryables", "describedby", "application/schema+json", "Schema of the features"),
             link(
                 f"{href}/sortables",
                 "http://www.opengis.net/def/rel/ogc/1.0/sortables",

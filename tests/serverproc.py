@@ -1,0 +1,117 @@
+"""Start the real service as a separate process (``uvicorn --factory``) for end-to-end and client tests.
+
+Real clients (GDAL, QGIS, OWSLib) talk HTTP to a socket, so they need a server process, not a TestClient.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from gis_service.settings import PROJECT_ROOT
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get_json(url: str, timeout: float = 10.0) -> tuple[int, str, Any]:
+    """(status, content type, parsed body) of a GET, errors included (problem+json bodies are JSON too)."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers.get("Content-Type", ""), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:  # an unclosed error response is a ResourceWarning, an error under our pytest settings
+            body = exc.read()
+        return exc.code, exc.headers.get("Content-Type", ""), json.loads(body) if body else None
+
+
+def _health(url: str) -> str | None:
+    """None when /health answers 200, else what it answered (or why it did not)."""
+    try:
+        status, _, body = get_json(url, timeout=2.0)
+    except (OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if status == 200 else f"{status} {body}"
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], base: str, log_path: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{_read(log_path)}", pytrace=False)
+        last = _health(f"{base}/health") or ""
+        if not last:
+            return
+        time.sleep(0.2)
+    pytest.fail(
+        f"server did not answer {base}/health with 200 within {timeout:.0f} s (last: {last}):\n{_read(log_path)}",
+        pytrace=False,
+    )
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()[-20_000:]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
+@contextmanager
+def running_server(dsn: str, *, timeout: float = START_TIMEOUT_S) -> Iterator[str]:
+    """Run ``uvicorn gis_service.main:create_app --factory`` on a free port against ``dsn``; yield its base URL.
+
+    The server's output goes to a file (a pipe nobody reads would block it), shown when it fails to start.
+    ``GIS_LAYERS_DIR`` and the rest of the environment are passed through unchanged.
+    """
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "GIS_DATABASE_URL": dsn}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "gis_service.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with tempfile.NamedTemporaryFile("wb", prefix="gis-server-", suffix=".log", delete=False) as log:
+        log_path = log.name
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_healthy(process, base, log_path, timeout)
+        yield base
+    finally:
+        _stop(process)
+        os.unlink(log_path)
