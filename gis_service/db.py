@@ -27,7 +27,10 @@ def async_engine(settings: Settings) -> AsyncEngine:
         settings.async_url,
         pool_size=settings.db.pool_size,
         max_overflow=settings.db.max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping on the request path (a round trip per request); a dead connection fails once, is
+        # invalidated by the pool and the error maps to 503.
+        pool_pre_ping=False,
+        pool_recycle=1800,
         connect_args={"server_settings": {"statement_timeout": timeout, "application_name": "gis_service"}},
     )
 

@@ -22,6 +22,8 @@ class Plan:
     shape: Callable[[dict[str, Rows]], Any]
     #: Checks on results that need the database (e.g. "the reference feature exists"); raise domain errors.
     checks: list[Callable[[dict[str, Rows]], None]] = field(default_factory=list)
+    #: Values for the statements' named bind parameters (statements built once and cached take them here).
+    params: dict[str, Any] = field(default_factory=dict)
 
     def finish(self, results: dict[str, Rows]) -> Any:
         for check in self.checks:
@@ -31,7 +33,10 @@ class Plan:
 
 def run(conn: Connection, plan: Plan) -> Any:
     try:
-        results = {name: [dict(r) for r in conn.execute(stmt).mappings()] for name, stmt in plan.statements.items()}
+        results = {
+            name: [dict(r) for r in conn.execute(stmt, plan.params).mappings()]
+            for name, stmt in plan.statements.items()
+        }
     except DBAPIError as exc:
         raise translate(exc) from exc
     return plan.finish(results)
@@ -40,5 +45,5 @@ def run(conn: Connection, plan: Plan) -> Any:
 async def run_async(conn: AsyncConnection, plan: Plan) -> Any:
     results = {}
     for name, stmt in plan.statements.items():
-        results[name] = [dict(r) for r in (await conn.execute(stmt)).mappings()]
+        results[name] = [dict(r) for r in (await conn.execute(stmt, plan.params)).mappings()]
     return plan.finish(results)

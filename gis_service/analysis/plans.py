@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
+from sqlalchemy import BigInteger, Text, bindparam
 from sqlalchemy.sql import Executable
 
 from gis_service.analysis import inputs
@@ -36,16 +38,7 @@ def locate(catalog: Catalog, lon: float, lat: float, day: dt.date | None = None,
     nearest transport projects with a geometry, in metres."""
     lon, lat = inputs.in_region(lon, lat)
     day = day or dt.date.today()
-    ref = aq.point(lon, lat)
-    statements: dict[str, Executable] = {
-        "units": aq.units_at(lon, lat, day),
-        "parks": aq.containing(catalog.get("industrial_parks"), lon, lat, "footprint"),
-        "clusters": aq.containing(catalog.get("industrial_clusters"), lon, lat, "footprint"),
-        "zones": aq.containing(catalog.get("planning_zones"), lon, lat),
-        "parcels": aq.containing(catalog.get("parcels"), lon, lat),
-        "transport": aq.nearest(catalog.get("transport_projects"), ref, nearest),
-        "nearest_parks": aq.nearest(catalog.get("industrial_parks"), ref, nearest),
-    }
+    statements = locate_statements(catalog, nearest)
 
     def shape(r: dict[str, Rows]) -> dict[str, Any]:
         units = {
@@ -63,7 +56,22 @@ def locate(catalog: Catalog, lon: float, lat: float, day: dt.date | None = None,
             "nearest_industrial_parks": _features(r["nearest_parks"]),
         }
 
-    return Plan(statements, shape)
+    return Plan(statements, shape, params={"lon": lon, "lat": lat, "day": day})
+
+
+@lru_cache(maxsize=16)
+def locate_statements(catalog: Catalog, nearest: int) -> dict[str, Executable]:
+    """Built once per catalogue: only the point and the day change between requests."""
+    ref = aq.point()
+    return {
+        "units": aq.units_at(),
+        "parks": aq.containing(catalog.get("industrial_parks"), "footprint"),
+        "clusters": aq.containing(catalog.get("industrial_clusters"), "footprint"),
+        "zones": aq.containing(catalog.get("planning_zones")),
+        "parcels": aq.containing(catalog.get("parcels")),
+        "transport": aq.nearest(catalog.get("transport_projects"), ref, nearest),
+        "nearest_parks": aq.nearest(catalog.get("industrial_parks"), ref, nearest),
+    }
 
 
 # ---- nearby -----------------------------------------------------------------------------------------
@@ -79,16 +87,43 @@ class Reference:
     feature_id: str | None = None
     geojson: str | None = None
 
-    def expression(self, catalog: Catalog) -> Any:
+    @property
+    def kind(self) -> str:
         if self.geojson is not None:
-            return aq.geojson_geometry(self.geojson)
+            return "geometry"
         if self.collection is not None and self.feature_id is not None:
-            spec = catalog.get(self.collection)
-            return aq.feature_geometry(spec, typed_id(spec, self.feature_id))
+            return "feature"
         if self.lon is not None and self.lat is not None:
-            lon, lat = inputs.in_region(self.lon, self.lat)
-            return aq.point(lon, lat)
+            return "point"
         raise InvalidParameter("give lon and lat, a feature (collection/id) or a geometry", parameter="reference")
+
+    def params(self, catalog: Catalog) -> dict[str, Any]:
+        """Values for the reference's parameters (checked: the point in the region, the id typed)."""
+        if self.kind == "geometry":
+            return {"geojson": self.geojson}
+        if self.kind == "feature":
+            assert self.collection is not None and self.feature_id is not None
+            return {"feature_id": typed_id(catalog.get(self.collection), self.feature_id)}
+        assert self.lon is not None and self.lat is not None
+        lon, lat = inputs.in_region(self.lon, self.lat)
+        return {"lon": lon, "lat": lat}
+
+
+def reference_expression(catalog: Catalog, kind: str, collection: str | None) -> Any:
+    if kind == "geometry":
+        return aq.geojson_geometry(bindparam("geojson", type_=Text))
+    if kind == "feature":
+        spec = catalog.get(collection or "")
+        id_type = Text() if spec.property(spec.id_column) is not None else BigInteger()
+        return aq.feature_geometry(spec, bindparam("feature_id", type_=id_type))
+    return aq.point()
+
+
+@lru_cache(maxsize=64)
+def nearby_statements(catalog: Catalog, collection: str, kind: str, ref_collection: str | None) -> dict[str, Any]:
+    """Built once per (collection, kind of reference); the values travel as parameters."""
+    ref = reference_expression(catalog, kind, ref_collection)
+    return {"reference": aq.reference_exists(ref), "features": aq.within(catalog.get(collection), ref)}
 
 
 def typed_id(spec: LayerSpec, feature_id: str) -> Any:
@@ -100,10 +135,10 @@ def typed_id(spec: LayerSpec, feature_id: str) -> Any:
 
 
 def nearby(catalog: Catalog, collection: str, reference: Reference, distance_m: float, limit: int = 100) -> Plan:
-    spec = catalog.get(collection)
+    catalog.get(collection)
     metres = inputs.radius(distance_m)
-    ref = reference.expression(catalog)
-    statements = {"reference": aq.reference_exists(ref), "features": aq.within(spec, ref, metres, limit)}
+    params = {**reference.params(catalog), "metres": metres, "limit": limit}
+    statements = nearby_statements(catalog, collection, reference.kind, reference.collection)
 
     def check(r: dict[str, Rows]) -> None:
         if not r["reference"] or not r["reference"][0]["exists"]:
@@ -128,7 +163,7 @@ def nearby(catalog: Catalog, collection: str, reference: Reference, distance_m: 
             "features": features,
         }
 
-    return Plan(statements, shape, [check])
+    return Plan(statements, shape, [check], params)
 
 
 # ---- corridor ---------------------------------------------------------------------------------------

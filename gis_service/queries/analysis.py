@@ -7,7 +7,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Float, Integer, Select, Text, and_, case, cast, func, literal, null, or_, select, text
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.expression import ColumnElement, TextClause
 
@@ -19,12 +35,15 @@ Expr = ColumnElement[Any]
 METRES_PER_DEGREE_LAT = 110_574.0
 
 
-def point(lon: float, lat: float) -> Expr:
-    return func.ST_SetSRID(func.ST_MakePoint(literal(lon, Float), literal(lat, Float)), literal(4326, Integer))
+def point(lon: float | None = None, lat: float | None = None) -> Expr:
+    """A lon/lat point; without values it takes the ``lon`` and ``lat`` parameters at execution."""
+    x = bindparam("lon", type_=Float) if lon is None else literal(lon, Float)
+    y = bindparam("lat", type_=Float) if lat is None else literal(lat, Float)
+    return func.ST_SetSRID(func.ST_MakePoint(x, y), literal(4326, Integer))
 
 
-def geojson_geometry(geojson: str) -> Expr:
-    return func.ST_SetSRID(func.ST_GeomFromGeoJSON(literal(geojson, Text)), literal(4326, Integer))
+def geojson_geometry(geojson: Expr) -> Expr:
+    return func.ST_SetSRID(func.ST_GeomFromGeoJSON(geojson), literal(4326, Integer))
 
 
 def feature_geometry(spec: LayerSpec, feature_id: Any) -> Expr:
@@ -36,13 +55,14 @@ def geography(geom: Expr) -> Expr:
     return func.geography(geom)
 
 
-def expand_metres(geom: Expr, metres: float, lat_hint: float = 11.0) -> Expr:
-    """A box around ``geom`` at least ``metres`` wide on every side, in degrees (index prefilter only)."""
+def expand_metres(geom: Expr, metres: Expr, max_lat: float = 12.0) -> Expr:
+    """A box around ``geom`` at least ``metres`` wide on every side, in degrees (index prefilter only);
+    a degree of longitude is taken at ``max_lat``, the shortest it gets in the region."""
     import math
 
-    dy = metres / METRES_PER_DEGREE_LAT * 1.01
-    dx = metres / (METRES_PER_DEGREE_LAT * math.cos(math.radians(lat_hint + 1.0))) * 1.01
-    return func.ST_Expand(geom, literal(dx, Float), literal(dy, Float))
+    per_lat = 1.01 / METRES_PER_DEGREE_LAT
+    per_lon = 1.01 / (METRES_PER_DEGREE_LAT * math.cos(math.radians(max_lat)))
+    return func.ST_Expand(geom, metres * literal(per_lon, Float), metres * literal(per_lat, Float))
 
 
 def valid_on(spec_table: Any, day: dt.date) -> Expr:
@@ -55,22 +75,23 @@ def valid_on(spec_table: Any, day: dt.date) -> Expr:
 # ---- locate -----------------------------------------------------------------------------------------
 
 
-def units_at(lon: float, lat: float, day: dt.date) -> TextClause:
+def units_at() -> TextClause:
+    """Units containing the ``lon``/``lat`` parameters and in force on the ``day`` parameter."""
     return text(
         "SELECT level, code, name, unit_type, valid_from, valid_to, geometry_quality FROM admin_units "
         "WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
         "AND (valid_from IS NULL OR valid_from <= :day) AND (valid_to IS NULL OR valid_to >= :day) "
         "ORDER BY CASE level WHEN 'province' THEN 0 WHEN 'district' THEN 1 ELSE 2 END, code"
-    ).bindparams(lon=lon, lat=lat, day=day)
+    ).bindparams(bindparam("lon", type_=Float), bindparam("lat", type_=Float), bindparam("day", type_=Date))
 
 
-def containing(spec: LayerSpec, lon: float, lat: float, column: str | None = None) -> Executable:
-    """Features of a polygon layer (or a layer's footprint column) that contain the point."""
+def containing(spec: LayerSpec, column: str | None = None) -> Executable:
+    """Features of a polygon layer (or a layer's footprint column) containing the ``lon``/``lat`` point."""
     t = layer_table(spec)
     geom = t.c[column] if column else geom_col(spec)
     return (
         select(id_col(spec).label("id"), properties_json(spec, None).label("properties"))
-        .where(func.ST_Intersects(geom, point(lon, lat)))
+        .where(func.ST_Intersects(geom, point()))
         .limit(5)
     )
 
@@ -97,8 +118,10 @@ def nearest(spec: LayerSpec, ref: Expr, limit: int, max_metres: float | None = N
 # ---- nearby -----------------------------------------------------------------------------------------
 
 
-def within(spec: LayerSpec, ref: Expr, metres: float, limit: int, with_geometry: bool = True) -> Select[Any]:
-    """Features within ``metres`` of ``ref`` ordered by distance; the box prefilter uses the GiST index."""
+def within(spec: LayerSpec, ref: Expr, with_geometry: bool = True) -> Select[Any]:
+    """Features within the ``metres`` parameter of ``ref`` ordered by distance, at most ``limit`` of them;
+    the box prefilter uses the GiST index."""
+    metres = bindparam("metres", type_=Float)
     t = layer_table(spec)
     geom = geom_col(spec)
     distance = func.ST_Distance(geography(geom), geography(ref))
@@ -113,9 +136,9 @@ def within(spec: LayerSpec, ref: Expr, metres: float, limit: int, with_geometry:
         select(*columns)
         .select_from(t)
         .where(geom.op("&&")(expand_metres(ref, metres)))
-        .where(func.ST_DWithin(geography(geom), geography(ref), literal(metres, Float)))
+        .where(func.ST_DWithin(geography(geom), geography(ref), metres))
         .order_by(distance, id_col(spec))
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
 
 
