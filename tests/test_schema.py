@@ -133,3 +133,10 @@ def test_search_key_folds_vietnamese(engine: Engine) -> None:
     assert scalar(engine, "SELECT gis_search_key('Khu công nghiệp Đồng An – Bình Dương')") == (
         "khu cong nghiep dong an - binh duong"
     )
+
+
+def test_truncate_bumps_the_version_too(engine: Engine) -> None:
+    before = scalar(engine, "SELECT version FROM layer_versions WHERE layer = 'planning_zones'")
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE planning_zones"))
+    assert scalar(engine, "SELECT version FROM layer_versions WHERE layer = 'planning_zones'") == before + 1  # type: ignore[operator]

@@ -530,8 +530,10 @@ def before_tables() -> None:
         CREATE FUNCTION gis_bump_layer_version() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP <> 'TRUNCATE' AND NOT EXISTS (SELECT 1 FROM changed) THEN
-                RETURN NULL;
+            IF TG_OP <> 'TRUNCATE' THEN  -- a TRUNCATE trigger has no transition table to look at
+                IF NOT EXISTS (SELECT 1 FROM changed) THEN
+                    RETURN NULL;
+                END IF;
             END IF;
             INSERT INTO layer_versions (layer, version, changed_at) VALUES (TG_TABLE_NAME, 1, now())
             ON CONFLICT (layer) DO UPDATE
