@@ -59,5 +59,12 @@ async def health(request: Request, conn: ConnDep, catalog: CatalogDep) -> Respon
     body = await repository.health(conn, catalog)
     expected = request.app.state.migration_head
     current = body["migration"] == expected
-    return FastJSON({"status": "ok" if current else "degraded", "database": "reachable", **body,
-                     "migration_expected": expected, "schema_up_to_date": current})
+    return FastJSON(
+        {
+            "status": "ok" if current else "degraded",
+            "database": "reachable",
+            **body,
+            "migration_expected": expected,
+            "schema_up_to_date": current,
+        }
+    )
