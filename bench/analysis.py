@@ -104,17 +104,19 @@ def cases(catalog: Catalog, n: int, seed: int) -> dict[str, list[tuple[str, Plan
 
 
 async def measure(port: int, db_url: str, work: list[tuple[str, Plan]]) -> tuple[list[float], list[float]]:
-    http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     db = await asyncpg.connect(db_url)
     api, sql = [], []
     try:
         for path, plan in work:
             statements = compiled(plan)
+            # A new loopback connection per request: a long SQL run between requests outlives keep-alive.
+            http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
             t0 = time.perf_counter()
             http_conn.request("GET", path)
             response = http_conn.getresponse()
             body = response.read()
             api.append(time.perf_counter() - t0)
+            http_conn.close()
             if response.status != 200:
                 raise RuntimeError(f"{path}: {response.status} {body[:300]!r}")
             t0 = time.perf_counter()
@@ -122,7 +124,6 @@ async def measure(port: int, db_url: str, work: list[tuple[str, Plan]]) -> tuple
                 await db.fetch(text, *args)
             sql.append(time.perf_counter() - t0)
     finally:
-        http_conn.close()
         await db.close()
     return api, sql
 

@@ -283,3 +283,8 @@ def test_bad_posted_geometry(client: TestClient, geometry: dict, status: int) ->
     )
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_area_stats_count_each_polygon_once(client: TestClient, zones: dict) -> None:  # type: ignore[type-arg]
+    body = client.get("/analysis/area-stats", params={"collection": "planning_zones", "units": "2025"}).json()
+    assert sum(g["count"] for g in body["groups"]) == body["total"]["count"] == 3

@@ -46,6 +46,8 @@ def area_stats(
         day = day or default_day
         if (day >= sq.REFORM_DAY) != (units == "2025"):
             raise InvalidParameter(f"units {units!r} were not in force on {day}", parameter="date")
+        if collection in sq.POLYGON_LAYERS:
+            return _polygon_stats(spec, level, day, units)
         stmt = sq.area_by_unit(spec, level, day)
     elif by in ("status", "horizon_year", "zone_type", "land_use_code") and by in spec.property_names:
         stmt = sq.area_by_attribute(spec, by)
@@ -70,6 +72,36 @@ def area_stats(
         }
 
     return Plan({"groups": stmt}, shape)
+
+
+def _polygon_stats(spec: Any, level: str, day: dt.date, units: str) -> Plan:
+    statements = {"groups": sq.polygons_by_unit(spec, level, day), "totals": sq.layer_totals(spec)}
+
+    def shape(r: dict[str, Rows]) -> dict[str, Any]:
+        groups = [{k: _number(v) for k, v in row.items()} for row in r["groups"]]
+        total = r["totals"][0]
+        located = sum(g["count"] for g in groups)
+        if total["count"] > located:
+            hectares = (total["hectares"] or 0) - sum(g["hectares"] or 0 for g in groups)
+            groups.append(
+                {
+                    "unit_code": "unlocated",
+                    "unit_name": None,
+                    "count": total["count"] - located,
+                    "hectares": _number(hectares),
+                    "count_with_area": total["count"] - located,
+                }
+            )
+        return {
+            "collection": spec.id,
+            "by": "unit",
+            "units": units,
+            "date": day.isoformat(),
+            "groups": groups,
+            "total": {"count": total["count"], "hectares": _number(total["hectares"] or 0.0)},
+        }
+
+    return Plan(statements, shape)
 
 
 @dataclass(frozen=True)

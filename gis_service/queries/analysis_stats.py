@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import Float, Integer, Select, String, and_, case, func, literal, null, or_, select, true
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.expression import ColumnElement
 
 from gis_service.catalog import LayerSpec
@@ -44,6 +45,40 @@ def area_by_unit(spec: LayerSpec, level: str, day: dt.date) -> Select[Any]:
     hectares = t.c.area_ha if polygon else t.c.planned_area_ha
     stmt = select(code.label("unit_code"), name.label("unit_name"), *measures(t, hectares))
     return stmt.select_from(t.outerjoin(u, join)).group_by(code).order_by(code)
+
+
+def polygons_by_unit(spec: LayerSpec, level: str, day: dt.date) -> Select[Any]:
+    """Hectares and counts of a polygon layer per unit in force on ``day``, each feature counted once, in the
+    unit holding a point on its surface (the lowest code where two units' edges overlap).
+
+    Driven from the few units: each unit's box scans the layer's GiST index and its geometry stays prepared
+    across the candidates, so a million parcels take seconds, not minutes. Features in no unit are the
+    difference to :func:`layer_totals`."""
+    t = layer_table(spec)
+    u = units_table()
+    geom = geom_col(spec)
+    hits = (
+        select(id_col(spec).label("fid"), u.c.code, u.c.name, t.c.area_ha)
+        .select_from(
+            u.join(t, and_(geom.op("&&")(u.c.geom), func.ST_Intersects(u.c.geom, func.ST_PointOnSurface(geom))))
+        )
+        .where(u.c.level == level, valid_on(u, day))
+        .ext(distinct_on(id_col(spec)))
+        .order_by(id_col(spec), u.c.code)
+        .subquery("hits")
+    )
+    return (
+        select(
+            hits.c.code.label("unit_code"), func.max(hits.c.name).label("unit_name"), *measures(hits, hits.c.area_ha)
+        )
+        .group_by(hits.c.code)
+        .order_by(hits.c.code)
+    )
+
+
+def layer_totals(spec: LayerSpec) -> Select[Any]:
+    t = layer_table(spec)
+    return select(*measures(t, t.c.area_ha if spec.table in POLYGON_LAYERS else t.c.planned_area_ha))
 
 
 def measures(t: Any, hectares: Expr) -> list[Expr]:
