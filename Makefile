@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .data/.system-packages
 
-.PHONY: run test db db-stop migrate load lint typecheck pytest clients bench clean system
+.PHONY: run test db db-stop migrate load vendor lint typecheck pytest clients bench clean system system-run
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,14 @@ $(STAMP): pyproject.toml
 
 # Debian packages the real-client and browser tests use (installed when root and missing).
 system:
-	@./scripts/system-packages.sh
+	@./scripts/system-packages.sh test
+
+system-run:
+	@./scripts/system-packages.sh run
+
+# Leaflet and its plugins from npm, pinned and checksummed, served by us (no CDN at run time).
+vendor: $(STAMP) system-run
+	$(BIN)/gis-service map vendor
 
 db: $(STAMP)
 	$(BIN)/gis-service db up
@@ -29,8 +36,10 @@ migrate: db
 
 load: migrate
 	$(BIN)/gis-service load --bundled
+	$(BIN)/gis-service raster build
+	$(BIN)/gis-service tiles glyphs
 
-run: load
+run: load vendor
 	$(BIN)/gis-service serve
 
 lint: $(STAMP)
@@ -40,7 +49,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: db system
+pytest: db system vendor
 	set -a; source .data/test.env; set +a; $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -126,5 +126,169 @@ def synth_parcels(
     typer.echo(synth.load_parcels(load_settings(), count=count, seed=seed, replace=replace).summary())
 
 
+tiles_app = typer.Typer(help="Vector tiles offline: seed the shared cache, export PMTiles, label glyphs.")
+raster_app = typer.Typer(help="Rasters derived from the layers: Cloud-Optimized GeoTIFFs.", no_args_is_help=True)
+app.add_typer(tiles_app, name="tiles")
+app.add_typer(raster_app, name="raster")
+LayerOpt = Annotated[list[str] | None, typer.Option("--layer", help="Collection id (repeatable).")]
+PlanningOpt = Annotated[bool, typer.Option("--planning", help="The multi-layer planning tileset.")]
+ZoomOpt = Annotated[str, typer.Option(help="Zoom level or range, e.g. 10-14.")]
+
+
+def _tile_batch(layer: list[str] | None, planning: bool, zoom: str, sink: object, concurrency: int) -> int:
+    """Render tiles with a rich progress bar; ``sink(tile, gzip_bytes)`` receives each one."""
+    import asyncio
+
+    from rich.progress import Progress
+
+    from gis_service import tiles
+    from gis_service.catalog import Catalog
+
+    settings = load_settings()
+    catalog = Catalog.from_dir(settings.layers_dir)
+    if planning == bool(layer):
+        _fail("give --layer (one or more) or --planning")
+    specs = tiles.planning_layers(catalog, settings, None) if planning else [catalog.get(name) for name in layer or []]
+    with Progress() as progress:
+        task = progress.add_task("tiles", total=None)
+
+        async def advance(tile: object, data: bytes) -> None:
+            await sink(tile, data)  # type: ignore[operator]
+            progress.advance(task)
+
+        def total(n: int) -> None:
+            progress.update(task, total=n)
+
+        run = tiles.render_batch(
+            settings,
+            specs,
+            tiles.zoom_levels(zoom),
+            advance,
+            planning=planning,
+            concurrency=concurrency,
+            on_total=total,
+        )
+        return asyncio.run(run)
+
+
+@tiles_app.command("seed")
+def tiles_seed(
+    layer: LayerOpt = None, planning: PlanningOpt = False, zoom: ZoomOpt = "0-14", concurrency: int = 4
+) -> None:
+    """Render tiles into the tile cache; with GIS_CACHE__REDIS_URL the running workers then serve them."""
+    if not load_settings().cache.redis_url:
+        typer.secho("no GIS_CACHE__REDIS_URL: tiles are rendered but no worker will see them", fg="yellow", err=True)
+    counts = {"tiles": 0, "empty": 0}
+
+    async def count(tile: object, data: bytes) -> None:
+        counts["tiles" if data else "empty"] += 1
+
+    _tile_batch(layer, planning, zoom, count, concurrency)
+    typer.echo(f"[tiles] seeded {counts['tiles']} tiles ({counts['empty']} empty)")
+
+
+@tiles_app.command("export")
+def tiles_export(
+    pmtiles: Annotated[Path, typer.Option("--pmtiles", help="Output .pmtiles archive.")],
+    layer: LayerOpt = None,
+    planning: PlanningOpt = False,
+    zoom: ZoomOpt = "0-14",
+    concurrency: int = 4,
+) -> None:
+    """Write the tiles into one PMTiles archive for offline use (gzip MVT, clustered)."""
+    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.writer import write
+
+    rendered: dict[int, bytes] = {}
+
+    async def keep(tile: object, data: bytes) -> None:
+        if data:
+            rendered[zxy_to_tileid(tile.z, tile.x, tile.y)] = data  # type: ignore[attr-defined]
+
+    _tile_batch(layer, planning, zoom, keep, concurrency)
+    if not rendered:
+        _fail("no tile has data at these zooms")
+    header = {"tile_type": TileType.MVT, "tile_compression": Compression.GZIP, **_pmtiles_bounds(list(rendered))}
+    metadata = {"name": "planning" if planning else ",".join(layer or []), "attribution": "gis_service"}
+    with write(str(pmtiles)) as writer:
+        for tile_id in sorted(rendered):
+            writer.write_tile(tile_id, rendered[tile_id])
+        writer.finalize(header, metadata)
+    typer.echo(f"[tiles] {len(rendered)} tiles -> {pmtiles}")
+
+
+def _pmtiles_bounds(tile_ids: list[int]) -> dict[str, int]:
+    """The archive's header bounds and centre: the lon/lat box of the tiles written, at the lowest zoom."""
+    import morecantile
+    from pmtiles.tile import tileid_to_zxy
+
+    tms = morecantile.tms.get("WebMercatorQuad")
+    boxes = [tms.bounds(morecantile.Tile(x, y, z)) for z, x, y in map(tileid_to_zxy, tile_ids)]
+    west, south = min(b.left for b in boxes), min(b.bottom for b in boxes)
+    east, north = max(b.right for b in boxes), max(b.top for b in boxes)
+    e7 = {"min_lon_e7": west, "min_lat_e7": south, "max_lon_e7": east, "max_lat_e7": north}
+    centre = {"center_lon_e7": (west + east) / 2, "center_lat_e7": (south + north) / 2}
+    return {k: round(v * 10_000_000) for k, v in (e7 | centre).items()} | {
+        "center_zoom": tileid_to_zxy(min(tile_ids))[0]
+    }
+
+
+@tiles_app.command("glyphs")
+def tiles_glyphs() -> None:
+    """Render the SDF label glyphs (Vietnamese ranges) from DejaVu Sans into GIS_TILES__GLYPHS_DIR."""
+    from gis_service.raster import glyphs
+
+    paths = glyphs.build(load_settings())
+    typer.echo(f"[tiles] {len(paths)} glyph ranges in {paths[0].parent.parent}")
+
+
+@raster_app.command("build")
+def raster_build(
+    only: Annotated[list[str] | None, typer.Option("--only", help="Raster id (repeatable).")] = None,
+) -> None:
+    """Derive the rasters of layers/rasters.yaml from the vector layers and write them as COGs."""
+    from gis_service.raster import build
+
+    for line in build.build_all(load_settings(), only):
+        typer.echo(line)
+
+
+map_app = typer.Typer(help="Folium maps: offline HTML exports, vendored Leaflet.", no_args_is_help=True)
+app.add_typer(map_app, name="map")
+
+
+@map_app.command("export")
+def map_export(
+    out: Annotated[Path, typer.Option(help="Folder for the HTML files (created).")],
+    inline: Annotated[bool, typer.Option(help="Put Leaflet inside each page instead of an assets/ folder.")] = False,
+    server: Annotated[str | None, typer.Option(help="Base URL of the service, to keep its vector tiles.")] = None,
+    year: Annotated[int | None, typer.Option(help="Year the time control opens on (2000-2060).")] = None,
+    units: Annotated[str | None, typer.Option(help="Choropleth units: legacy, legacy-wards or 2025.")] = None,
+) -> None:
+    """Write the planning map and one map per collection as HTML files that work offline."""
+    from gis_service.errors import GisServiceError
+    from gis_service.maps.export import export
+
+    try:
+        pages = export(load_settings(), out, inline=inline, server=server, year=year, units=units)
+    except GisServiceError as exc:
+        _fail(exc.detail)
+        return
+    for page in pages:
+        typer.echo(f"[map] {page.path}")
+
+
+@map_app.command("vendor")
+def map_vendor(force: Annotated[bool, typer.Option(help="Fetch again even when present.")] = False) -> None:
+    """Copy the pinned Leaflet and plugins from npm into gis_service/static/vendor (install time)."""
+    from gis_service.maps import vendor
+
+    try:
+        for line in vendor.vendor(force=force):
+            typer.echo(line)
+    except vendor.VendorError as exc:
+        _fail(str(exc))
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()

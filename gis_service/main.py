@@ -8,13 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
 
-from gis_service import handlers, migrate, openapi
+from gis_service import handlers, migrate, openapi, tilecache
 from gis_service.catalog import Catalog
 from gis_service.db import async_engine
+from gis_service.maps.assets import STATIC_DIR
 from gis_service.middleware import BodyLimit, HeadAsGet
-from gis_service.routers import analysis, common, features
+from gis_service.raster.catalog import RasterCatalog
+from gis_service.routers import analysis, common, features, maps, raster, tiles
 from gis_service.settings import Settings, load_settings
+from gis_service.tiles import TileMatrixSets
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,9 +27,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = async_engine(settings)
+        app.state.tile_cache = tilecache.from_settings(settings.cache)
         try:
             yield
         finally:
+            await app.state.tile_cache.close()
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -40,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = Catalog.from_dir(settings.layers_dir)
     app.state.migration_head = migrate.script_head(settings)
+    app.state.tms = TileMatrixSets.default()
+    app.state.rasters = RasterCatalog.from_file(settings.layers_dir / "rasters.yaml", settings.raster.directory)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         CORSMiddleware,
@@ -55,4 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(common.router)
     app.include_router(features.router)
     app.include_router(analysis.router)
+    app.include_router(tiles.router)
+    app.include_router(raster.router)
+    app.include_router(maps.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -39,6 +39,72 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(1_100_000, ge=1_000)
 
 
+class TileSettings(BaseModel):
+    """Vector tiles: MVT grid, per-tile feature cap, when to pre-simplify, HTTP caching, the planning tileset."""
+
+    extent: int = Field(4096, ge=256, le=16384)
+    buffer: int = Field(64, ge=0, le=1024)
+    max_features: int = Field(20_000, ge=1, description="Features per layer per tile; the rest are dropped.")
+    simplify_below_zoom: int = Field(14, ge=0, le=30, description="Lines and polygons are simplified below it.")
+    max_age_s: int = Field(0, ge=0, description="Cache-Control max-age; 0 = revalidate (ETag) every time.")
+    planning_layers: list[str] = [
+        "admin_units",
+        "planning_zones",
+        "parcels",
+        "rivers",
+        "transport_projects",
+        "industrial_clusters",
+        "industrial_parks",
+    ]
+    label_layers: list[str] = Field(["admin_units"], description="Polygon layers with a label-point layer.")
+    glyphs_dir: Path = PROJECT_ROOT / ".data" / "glyphs"
+    font_file: Path | None = Field(None, description="TTF for label glyphs; default DejaVu Sans (Debian).")
+
+
+class CacheSettings(BaseModel):
+    """The tile cache: in-process LRU bounded in bytes, plus Redis shared by workers when ``redis_url`` is set."""
+
+    enabled: bool = True
+    max_bytes: int = Field(128 * 2**20, ge=0)
+    redis_url: str | None = None
+    redis_ttl_s: int = Field(7 * 86_400, ge=1)
+
+
+class RasterSettings(BaseModel):
+    """Cloud-Optimized GeoTIFFs built from the vector layers (``gis-service raster build``)."""
+
+    directory: Path = PROJECT_ROOT / ".data" / "rasters"
+    resolution_m: float = Field(100.0, gt=0, le=10_000)
+    tile_size: int = Field(256, ge=64, le=1024)
+    max_stats_pixels: int = Field(25_000_000, ge=1)
+
+
+class MapSettings(BaseModel):
+    """The Folium maps (``/maps``, ``gis-service map export``, notebooks)."""
+
+    osm_tiles_url: str | None = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Online basemap offered next to the offline one; empty on closed networks.",
+    )
+    osm_attribution: str = "© OpenStreetMap contributors"
+    tiles_url: str = Field("/tiles/{collection}/{z}/{x}/{y}.pbf", description="Our vector tiles (parcels).")
+    horizon_years: list[int] = [2020, 2025, 2030, 2035, 2040]
+    default_year: int = Field(2040, ge=2000, le=2060)
+    max_features: int = Field(5_000, ge=1, le=100_000, description="Features embedded per layer.")
+
+    @field_validator("osm_tiles_url")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("horizon_years")
+    @classmethod
+    def _years_in_range(cls, value: list[int]) -> list[int]:
+        if not value or any(not 2000 <= year <= 2060 for year in value):
+            raise ValueError("horizon_years must be years between 2000 and 2060")
+        return sorted(set(value))
+
+
 class Settings(BaseSettings):
     """All configuration; nested sections use ``__`` (``GIS_DB__POOL_SIZE=20``)."""
 
@@ -57,6 +123,10 @@ class Settings(BaseSettings):
     db: DatabaseSettings = DatabaseSettings()
     features: FeatureSettings = FeatureSettings()
     api: ApiSettings = ApiSettings()
+    tiles: TileSettings = TileSettings()
+    cache: CacheSettings = CacheSettings()
+    raster: RasterSettings = RasterSettings()
+    maps: MapSettings = MapSettings()
     layers_dir: Path = PROJECT_ROOT / "layers"
 
     @field_validator("database_url")

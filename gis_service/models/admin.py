@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, Computed, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gis_service.models.base import Base, Named, Sourced, geometry
+from gis_service.models.base import Base, Named, Sourced, geometry, web_mercator
 
 AREA_HA = "ST_Area(geom::geography) / 10000.0"
 
@@ -31,6 +31,7 @@ class AdminUnit(Named, Sourced, Base):
     area_km2_official: Mapped[float | None] = mapped_column(Float)
     area_ha: Mapped[float | None] = mapped_column(Float, Computed(AREA_HA, persisted=True))
     geom = geometry("MULTIPOLYGON")
+    geom_3857 = web_mercator("MULTIPOLYGON")
 
 
 class AdminUnitSuccession(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Boolean, MetaData, String, Text, false
+from sqlalchemy import Boolean, Computed, MetaData, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
@@ -24,6 +24,13 @@ class Base(DeclarativeBase):
 def geometry(kind: str, *, nullable: bool = True) -> Mapped[object]:
     """A geometry column with SRID typmod and a GiST index (created by the migration)."""
     return mapped_column(Geometry(kind, srid=SRID, spatial_index=True), nullable=nullable)
+
+
+def web_mercator(kind: str) -> Mapped[object]:
+    """``geom`` in EPSG:3857, stored and indexed (migration 0002) so vector tiles never reproject rows."""
+    return mapped_column(
+        Geometry(kind, srid=3857, spatial_index=True), Computed("ST_Transform(geom, 3857)", persisted=True)
+    )
 
 
 class Sourced:

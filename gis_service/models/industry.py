@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gis_service.models.base import Base, Named, Sourced, geometry
+from gis_service.models.base import Base, Named, Sourced, geometry, web_mercator
 
 
 class _Estate(Named, Sourced):
@@ -26,6 +26,7 @@ class _Estate(Named, Sourced):
     location_text: Mapped[str | None] = mapped_column(Text)
     geom = geometry("POINT")
     footprint = geometry("MULTIPOLYGON")
+    geom_3857 = web_mercator("POINT")
 
 
 class IndustrialPark(_Estate, Base):

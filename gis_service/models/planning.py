@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, Computed, Float, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gis_service.models.admin import AREA_HA
-from gis_service.models.base import Base, Sourced, geometry
+from gis_service.models.base import Base, Sourced, geometry, web_mercator
 
 
 class PlanningZone(Sourced, Base):
@@ -22,6 +22,7 @@ class PlanningZone(Sourced, Base):
     admin_code: Mapped[str | None] = mapped_column(String(16))
     area_ha: Mapped[float | None] = mapped_column(Float, Computed(AREA_HA, persisted=True))
     geom = geometry("MULTIPOLYGON", nullable=False)
+    geom_3857 = web_mercator("MULTIPOLYGON")
 
 
 class Parcel(Sourced, Base):
@@ -35,3 +36,4 @@ class Parcel(Sourced, Base):
     land_use_code: Mapped[str] = mapped_column(String(16), nullable=False)
     area_ha: Mapped[float | None] = mapped_column(Float, Computed(AREA_HA, persisted=True))
     geom = geometry("MULTIPOLYGON", nullable=False)
+    geom_3857 = web_mercator("MULTIPOLYGON")

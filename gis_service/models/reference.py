@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gis_service.models.base import Base, Named, Sourced, geometry
+from gis_service.models.base import Base, Named, Sourced, geometry, web_mercator
 
 
 class River(Named, Sourced, Base):
@@ -18,6 +18,7 @@ class River(Named, Sourced, Base):
     name_en: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     geom = geometry("GEOMETRY", nullable=False)
+    geom_3857 = web_mercator("GEOMETRY")
 
 
 class NameAlias(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gis_service.models.base import Base, Named, Sourced, geometry
+from gis_service.models.base import Base, Named, Sourced, geometry, web_mercator
 
 KINDS = ("ring road", "expressway", "national highway", "provincial road", "arterial road", "port", "rail")
 
@@ -27,3 +27,4 @@ class TransportProject(Named, Sourced, Base):
     design: Mapped[str | None] = mapped_column(Text)
     budget_vnd_bn: Mapped[float | None] = mapped_column(Float)
     geom = geometry("GEOMETRY")
+    geom_3857 = web_mercator("GEOMETRY")

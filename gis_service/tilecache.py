@@ -1,0 +1,171 @@
+"""The tile cache: an in-process LRU bounded in bytes, single flight, and an optional shared Redis.
+
+Keys are digests of everything a tile depends on, the layers' data versions included (``layer_versions``:
+version and time of the last write, bumped by a trigger in every writing transaction; the time keeps a
+rebuilt database, whose versions restart, apart), so a write makes the old entries unreachable
+instead of needing an invalidation: nothing stale can be served, and entries left behind simply age
+out (LRU here, TTL in Redis). Single flight: N simultaneous requests for one missing tile run its
+loader once; the others await that run. The load runs as its own task, so a client that hangs up does
+not cancel the query the others wait for. Redis (when ``cache.redis_url`` is set) lets several workers
+and ``gis-service tiles seed`` share rendered tiles; if it fails, the cache carries on in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gis_service.settings import CacheSettings
+
+log = logging.getLogger("gis_service.tilecache")
+Loader = Callable[[], Awaitable[bytes]]
+#: Bytes an entry costs besides its value and key (OrderedDict node, bytes and str headers).
+ENTRY_OVERHEAD = 160
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    remote_hits: int = 0
+    loads: int = 0
+    joined: int = 0
+    evictions: int = 0
+    remote_errors: int = 0
+
+
+class TileCache:
+    """``get_or_load(key, loader)``: local hit, else join a load in flight, else Redis, else load."""
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = 128 * 2**20,
+        enabled: bool = True,
+        redis: Any | None = None,
+        ttl_s: int = 7 * 86_400,
+        prefix: str = "gis:tile:",
+    ) -> None:
+        self.max_bytes = max_bytes if enabled else 0
+        self.enabled = enabled
+        self.redis = redis if enabled else None
+        self.ttl_s = ttl_s
+        self.prefix = prefix
+        self.stats = CacheStats()
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._inflight: dict[str, asyncio.Task[bytes]] = {}
+
+    @property
+    def size_bytes(self) -> int:
+        return self._size
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __bool__(self) -> bool:  # an empty cache is still a cache (``cache or default`` must keep it)
+        return True
+
+    async def get_or_load(self, key: str, loader: Loader) -> bytes:
+        if not self.enabled:
+            self.stats.loads += 1
+            return await loader()
+        value = self._get_local(key)
+        if value is not None:
+            self.stats.hits += 1
+            return value
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._fill(key, loader))
+            task.add_done_callback(_consume)
+            self._inflight[key] = task
+        else:
+            self.stats.joined += 1
+        return await asyncio.shield(task)
+
+    async def put(self, key: str, value: bytes) -> None:
+        """Store a tile rendered elsewhere (``tiles seed``) locally and in Redis."""
+        self._put_local(key, value)
+        await self._set_remote(key, value)
+
+    async def _fill(self, key: str, loader: Loader) -> bytes:
+        try:
+            value = await self._get_remote(key)
+            if value is None:
+                self.stats.loads += 1
+                value = await loader()
+                await self._set_remote(key, value)
+            else:
+                self.stats.remote_hits += 1
+            self._put_local(key, value)
+            return value
+        finally:
+            self._inflight.pop(key, None)
+
+    def _get_local(self, key: str) -> bytes | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def _put_local(self, key: str, value: bytes) -> None:
+        cost = len(value) + len(key) + ENTRY_OVERHEAD
+        if cost > self.max_bytes // 4:  # one huge tile must not flush the whole cache
+            return
+        if key in self._entries:
+            self._size -= len(self._entries.pop(key)) + len(key) + ENTRY_OVERHEAD
+        self._entries[key] = value
+        self._size += cost
+        while self._size > self.max_bytes:
+            old_key, old = self._entries.popitem(last=False)
+            self._size -= len(old) + len(old_key) + ENTRY_OVERHEAD
+            self.stats.evictions += 1
+
+    async def _get_remote(self, key: str) -> bytes | None:
+        if self.redis is None:
+            return None
+        try:
+            value = await self.redis.get(self.prefix + key)
+        except Exception as exc:  # any Redis failure degrades to the local cache
+            self._remote_failed(exc)
+            return None
+        return bytes(value) if value is not None else None
+
+    async def _set_remote(self, key: str, value: bytes) -> None:
+        if self.redis is None:
+            return
+        try:
+            await self.redis.set(self.prefix + key, value, ex=self.ttl_s)
+        except Exception as exc:
+            self._remote_failed(exc)
+
+    def _remote_failed(self, exc: Exception) -> None:
+        self.stats.remote_errors += 1
+        if self.stats.remote_errors in (1, 10, 100) or self.stats.remote_errors % 1000 == 0:
+            log.warning("tile cache: Redis unavailable (%s errors so far): %s", self.stats.remote_errors, exc)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._size = 0
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def _consume(task: asyncio.Task[bytes]) -> None:
+    """Retrieve a load's exception even when every waiter has gone, so asyncio does not log it as lost."""
+    if not task.cancelled():
+        task.exception()
+
+
+def from_settings(settings: CacheSettings) -> TileCache:
+    client = None
+    if settings.enabled and settings.redis_url:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    return TileCache(max_bytes=settings.max_bytes, enabled=settings.enabled, redis=client, ttl_s=settings.redis_ttl_s)
