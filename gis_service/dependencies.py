@@ -19,12 +19,12 @@ from gis_service.queries.features import ItemsQuery
 from gis_service.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     catalog: Catalog = request.app.state.catalog
     return catalog
 
@@ -34,7 +34,7 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-def collection_param(
+async def collection_param(
     catalog: Annotated[Catalog, Depends(get_catalog)],
     collectionId: Annotated[str, Path(description="Collection id (a table name, no dots).", max_length=64)],
 ) -> LayerSpec:

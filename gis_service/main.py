@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = migrate.script_head(settings)
     app.state.tms = TileMatrixSets.default()
     app.state.rasters = RasterCatalog.from_file(settings.layers_dir / "rasters.yaml", settings.raster.directory)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,

@@ -21,6 +21,8 @@ class DatabaseSettings(BaseModel):
     pool_size: int = Field(10, ge=1, le=200)
     max_overflow: int = Field(10, ge=0, le=200)
     statement_timeout_ms: int = Field(15_000, ge=100, le=600_000)
+    #: PostgreSQL's max_parallel_workers_per_gather for request queries (0: one core per request).
+    parallel_workers: int = Field(0, ge=0, le=64)
 
 
 class FeatureSettings(BaseModel):

@@ -286,3 +286,13 @@ def test_located_features_come_first_so_clients_see_the_geometry_type(client: Te
 def test_gdal_date_only_datetime_is_understood(client: TestClient) -> None:
     body = client.get("/collections/admin_units/items", params={"datetime": "2025-07-01T/..", "limit": 1}).json()
     assert body["numberMatched"] == 36
+
+
+def test_collection_links_to_its_tiles_and_map(client: TestClient) -> None:
+    links = client.get("/collections/industrial_parks").json()["links"]
+    hrefs = {link["rel"] + ":" + link["type"]: link["href"] for link in links}
+    tiles = hrefs["http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector:application/json"]
+    assert client.get(tiles.replace("http://testserver", "")).status_code == 200
+    landing = {link["rel"]: link["href"] for link in client.get("/").json()["links"]}
+    for rel in ("http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "stylesheet"):
+        assert client.get(landing[rel].replace("http://testserver", "")).status_code == 200
