@@ -74,7 +74,7 @@ def prepare(db_url: str, parcels: int) -> None:
 def compiled(plan: Plan) -> list[tuple[str, list[Any]]]:
     """The plan's statements as asyncpg SQL and positional arguments (its bound values included)."""
     out = []
-    for stmt in plan.statements.values():
+    for stmt in plan.executables.values():
         c = stmt.compile(dialect=DIALECT)
         values = c.construct_params(plan.params)
         out.append((str(c), [values[n] for n in c.positiontup or []]))

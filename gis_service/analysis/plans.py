@@ -8,11 +8,11 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Text, bindparam
+from sqlalchemy import BigInteger, Select, Text, bindparam
 from sqlalchemy.sql import Executable
 
 from gis_service.analysis import inputs
-from gis_service.analysis.plan import Plan, Rows
+from gis_service.analysis.plan import Plan, Rows, as_one_query
 from gis_service.catalog import Catalog, LayerSpec
 from gis_service.errors import FeatureNotFound, InvalidParameter, NotFound
 from gis_service.queries import analysis as aq
@@ -38,7 +38,7 @@ def locate(catalog: Catalog, lon: float, lat: float, day: dt.date | None = None,
     nearest transport projects with a geometry, in metres."""
     lon, lat = inputs.in_region(lon, lat)
     day = day or dt.date.today()
-    statements = locate_statements(catalog, nearest)
+    statements, one_query = locate_statements(catalog, nearest)
 
     def shape(r: dict[str, Rows]) -> dict[str, Any]:
         units = {
@@ -56,14 +56,15 @@ def locate(catalog: Catalog, lon: float, lat: float, day: dt.date | None = None,
             "nearest_industrial_parks": _features(r["nearest_parks"]),
         }
 
-    return Plan(statements, shape, params={"lon": lon, "lat": lat, "day": day})
+    return Plan(statements, shape, params={"lon": lon, "lat": lat, "day": day}, one_query=one_query)
 
 
 @lru_cache(maxsize=16)
-def locate_statements(catalog: Catalog, nearest: int) -> dict[str, Executable]:
-    """Built once per catalogue: only the point and the day change between requests."""
+def locate_statements(catalog: Catalog, nearest: int) -> tuple[dict[str, Any], Select[Any]]:
+    """Built once per catalogue (only the point and the day change between requests), and run as one query:
+    seven small questions in one round trip."""
     ref = aq.point()
-    return {
+    statements: dict[str, Any] = {
         "units": aq.units_at(),
         "parks": aq.containing(catalog.get("industrial_parks"), "footprint"),
         "clusters": aq.containing(catalog.get("industrial_clusters"), "footprint"),
@@ -72,6 +73,7 @@ def locate_statements(catalog: Catalog, nearest: int) -> dict[str, Executable]:
         "transport": aq.nearest(catalog.get("transport_projects"), ref, nearest),
         "nearest_parks": aq.nearest(catalog.get("industrial_parks"), ref, nearest),
     }
+    return statements, as_one_query(statements)
 
 
 # ---- nearby -----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    column,
     func,
     literal,
     null,
@@ -75,14 +76,19 @@ def valid_on(spec_table: Any, day: dt.date) -> Expr:
 # ---- locate -----------------------------------------------------------------------------------------
 
 
-def units_at() -> TextClause:
+def units_at() -> Any:
     """Units containing the ``lon``/``lat`` parameters and in force on the ``day`` parameter."""
-    return text(
-        "SELECT level, code, name, unit_type, valid_from, valid_to, geometry_quality FROM admin_units "
-        "WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
-        "AND (valid_from IS NULL OR valid_from <= :day) AND (valid_to IS NULL OR valid_to >= :day) "
-        "ORDER BY CASE level WHEN 'province' THEN 0 WHEN 'district' THEN 1 ELSE 2 END, code"
-    ).bindparams(bindparam("lon", type_=Float), bindparam("lat", type_=Float), bindparam("day", type_=Date))
+    columns = ("level", "code", "name", "unit_type", "valid_from", "valid_to", "geometry_quality")
+    return (
+        text(
+            "SELECT level, code, name, unit_type, valid_from, valid_to, geometry_quality FROM admin_units "
+            "WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
+            "AND (valid_from IS NULL OR valid_from <= :day) AND (valid_to IS NULL OR valid_to >= :day) "
+            "ORDER BY CASE level WHEN 'province' THEN 0 WHEN 'district' THEN 1 ELSE 2 END, code"
+        )
+        .bindparams(bindparam("lon", type_=Float), bindparam("lat", type_=Float), bindparam("day", type_=Date))
+        .columns(*(column(name) for name in columns))
+    )
 
 
 def containing(spec: LayerSpec, column: str | None = None) -> Executable:
