@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
-from gis_service.errors import UnknownCollection
+from gis_service.errors import FeatureNotFound, UnknownCollection
 
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 PropertyType = Literal["string", "integer", "number", "boolean", "date"]
@@ -94,6 +94,15 @@ class LayerSpec(BaseModel):
 
     def property(self, name: str) -> PropertySpec | None:
         return next((p for p in self.properties if p.name == name), None)
+
+    def feature_id(self, text: str, *, parameter: str = "featureId") -> str | int:
+        """A feature id as the id column stores it; an id that cannot exist is a 404, not a database error."""
+        prop = self.property(self.id_column)
+        if prop is not None and prop.type == "string":
+            return text
+        if not text.isdigit() or len(text) > 18:
+            raise FeatureNotFound(f"{self.id} has no feature {text!r}", parameter=parameter)
+        return int(text)
 
 
 class Catalog:

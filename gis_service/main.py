@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = Catalog.from_dir(settings.layers_dir)
     app.state.migration_head = migrate.script_head(settings)
+    app.state.extents = {}  # per-process cache of layer extents, keyed by data version (repository.extents)
     app.state.tms = TileMatrixSets.default()
     app.state.rasters = RasterCatalog.from_file(settings.layers_dir / "rasters.yaml", settings.raster.directory)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)

@@ -48,7 +48,7 @@ async def layer_versions(conn: AsyncConnection) -> dict[str, int]:
 
 
 async def items(conn: AsyncConnection, spec: LayerSpec, query: fq.ItemsQuery, sep: str = ",") -> Page:
-    matched = int((await conn.execute(fq.count(spec, query))).scalar_one())
+    matched = await count(conn, spec, query)
     if query.offset >= matched:
         return Page("", matched, 0)
     body, returned = (await conn.execute(fq.items_text(spec, query, sep))).one()
@@ -83,6 +83,24 @@ def _iso(value: Any) -> str | None:
     if isinstance(value, dt.date):
         return f"{value.isoformat()}T00:00:00Z"
     return str(value)
+
+
+async def count(conn: AsyncConnection, spec: LayerSpec, query: fq.ItemsQuery) -> int:
+    return int((await conn.execute(fq.count(spec, query))).scalar_one())
+
+
+async def extents(conn: AsyncConnection, cache: dict[str, Any], specs: list[LayerSpec]) -> dict[str, Extent]:
+    """Extents kept per process (``cache``), keyed by each layer's data version and time of last write, so a
+    write (or a rebuilt database) refreshes them; the versions are read once for all the layers."""
+    versions = {row[0]: (row[1], row[2]) for row in await conn.execute(meta.layer_versions())}
+    out = {}
+    for spec in specs:
+        key = versions.get(spec.table)
+        hit = cache.get(spec.id)
+        if hit is None or hit[0] != key:
+            hit = cache[spec.id] = (key, await extent(conn, spec))
+        out[spec.id] = hit[1]
+    return out
 
 
 async def extent(conn: AsyncConnection, spec: LayerSpec) -> Extent:

@@ -13,8 +13,8 @@ from sqlalchemy.sql import Executable
 
 from gis_service.analysis import inputs
 from gis_service.analysis.plan import Plan, Rows, as_one_query
-from gis_service.catalog import Catalog, LayerSpec
-from gis_service.errors import FeatureNotFound, InvalidParameter, NotFound
+from gis_service.catalog import Catalog
+from gis_service.errors import InvalidParameter, NotFound
 from gis_service.queries import analysis as aq
 from gis_service.queries import analysis_stats as sq
 
@@ -105,7 +105,7 @@ class Reference:
             return {"geojson": self.geojson}
         if self.kind == "feature":
             assert self.collection is not None and self.feature_id is not None
-            return {"feature_id": typed_id(catalog.get(self.collection), self.feature_id)}
+            return {"feature_id": catalog.get(self.collection).feature_id(self.feature_id, parameter="feature")}
         assert self.lon is not None and self.lat is not None
         lon, lat = inputs.in_region(self.lon, self.lat)
         return {"lon": lon, "lat": lat}
@@ -126,14 +126,6 @@ def nearby_statements(catalog: Catalog, collection: str, kind: str, ref_collecti
     """Built once per (collection, kind of reference); the values travel as parameters."""
     ref = reference_expression(catalog, kind, ref_collection)
     return {"reference": aq.reference_exists(ref), "features": aq.within(catalog.get(collection), ref)}
-
-
-def typed_id(spec: LayerSpec, feature_id: str) -> Any:
-    if spec.property(spec.id_column) is not None:
-        return feature_id
-    if not feature_id.isdigit() or len(feature_id) > 18:
-        raise FeatureNotFound(f"{spec.id} has no feature {feature_id!r}", parameter="feature")
-    return int(feature_id)
 
 
 def nearby(catalog: Catalog, collection: str, reference: Reference, distance_m: float, limit: int = 100) -> Plan:

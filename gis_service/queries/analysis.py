@@ -12,11 +12,9 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
-    Text,
     and_,
     bindparam,
     case,
-    cast,
     column,
     func,
     literal,
@@ -210,7 +208,3 @@ def project_geometry_state(code: str) -> TextClause:
         "SELECT code, geom IS NOT NULL AS has_geometry, geometry_quality, "
         "ST_Length(geom::geography) / 1000.0 AS length_km FROM transport_projects WHERE code = :code"
     ).bindparams(code=code)
-
-
-def cast_text(value: Expr) -> Expr:
-    return cast(value, Text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Float, Integer, Select, String, and_, case, func, literal, null, or_, select, true
+from sqlalchemy import Float, Integer, Select, and_, case, func, literal, null, or_, select, true
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -206,13 +206,13 @@ def overlaps(code: str, direction: str, level: str) -> Select[Any]:
 def successions(code: str, direction: str) -> Any:
     from sqlalchemy import text
 
-    column = "old_code" if direction == "forward" else "new_code"
     return text(
         "SELECT s.old_code, o.name AS old_name, s.new_code, n.name AS new_name, s.old_unit_split, "
         "s.share_of_old, s.share_of_new FROM admin_unit_successions s "
         "JOIN admin_units o ON o.id = s.old_unit_id JOIN admin_units n ON n.id = s.new_unit_id "
-        f"WHERE s.{column} = :code ORDER BY s.share_of_old DESC NULLS LAST"
-    ).bindparams(code=code)
+        "WHERE CASE WHEN :forward THEN s.old_code ELSE s.new_code END = :code "
+        "ORDER BY s.share_of_old DESC NULLS LAST"
+    ).bindparams(code=code, forward=direction == "forward")
 
 
 def reassign(spec: LayerSpec, day: dt.date, limit: int) -> Select[Any]:
@@ -307,7 +307,3 @@ def units_in(year: int) -> Select[Any]:
     return (
         select(u.c.level, func.count().label("count")).where(valid_on(u, day)).group_by(u.c.level).order_by(u.c.level)
     )
-
-
-def string(value: str) -> Expr:
-    return literal(value, String)

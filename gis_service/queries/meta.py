@@ -26,5 +26,5 @@ def feature_counts(layers: list[LayerSpec]) -> Select[Any]:
 
 
 def layer_versions() -> Select[Any]:
-    t = table("layer_versions", column("layer"), column("version"))
-    return select(t.c.layer, t.c.version)
+    t = table("layer_versions", column("layer"), column("version"), column("changed_at"))
+    return select(t.c.layer, t.c.version, t.c.changed_at)

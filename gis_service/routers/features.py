@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -16,12 +18,12 @@ from gis_service.dependencies import (
     ConnDep,
     ItemsDep,
     SettingsDep,
+    crs_query,
     output_format,
     reject_unknown,
-    typed_value,
 )
 from gis_service.queries.features import ItemsQuery
-from gis_service.responses import CSV, GEOJSON, GEOJSONSEQ, GPKG, HTML, FastJSON, GeoJSONResponse
+from gis_service.responses import CSV, GEOJSON, GEOJSONSEQ, GPKG, HTML, FastJSON, GeoJSONResponse, dumps
 from gis_service.routers.common import base_url, json_or_html
 from gis_service.schemas import ogc
 
@@ -65,24 +67,16 @@ def page_links(request: Request, query: ItemsQuery, returned: int, matched: int)
 @router.get("/collections", operation_id="getCollections", summary="Collections")
 async def collections(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response:
     base = base_url(request)
-    docs = [ogc.collection(base, spec, *await _extent(request, conn, spec)) for spec in catalog]
+    extents = await repository.extents(conn, request.app.state.extents, list(catalog))
+    docs = [ogc.collection(base, spec, extents[spec.id].bbox, extents[spec.id].interval) for spec in catalog]
     links = [ogc.link(f"{base}/collections", "self", "application/json")]
     return json_or_html(request, {"title": "Collections", "links": links, "collections": docs})
 
 
-async def _extent(request: Request, conn: ConnDep, spec: Any) -> tuple[Any, Any]:
-    """Extents are cached per process and keyed by the layer's data version, so writes refresh them."""
-    version = (await repository.layer_versions(conn)).get(spec.table, 0)
-    cache: dict[tuple[str, int], Any] = request.app.state.__dict__.setdefault("extents", {})
-    key = (spec.id, version)
-    if key not in cache:
-        cache[key] = await repository.extent(conn, spec)
-    return cache[key].bbox, cache[key].interval
-
-
 @router.get("/collections/{collectionId}", operation_id="describeCollection", summary="A collection")
 async def collection(request: Request, conn: ConnDep, spec: CollectionDep) -> Response:
-    return json_or_html(request, ogc.collection(base_url(request), spec, *await _extent(request, conn, spec)))
+    extent = (await repository.extents(conn, request.app.state.extents, [spec]))[spec.id]
+    return json_or_html(request, ogc.collection(base_url(request), spec, extent.bbox, extent.interval))
 
 
 @router.get("/collections/{collectionId}/queryables", operation_id="getQueryables", summary="Queryables (JSON Schema)")
@@ -123,7 +117,7 @@ async def items(
         "timeStamp": _now(),
         "links": links,
     }
-    body = FastJSON.render(FastJSON, head)[:-1] + b',"features":[' + page.body.encode() + b"]}"  # type: ignore[arg-type]
+    body = dumps(head)[:-1] + b',"features":[' + page.body.encode() + b"]}"
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
@@ -138,14 +132,12 @@ async def _rows_response(request: Request, conn: ConnDep, spec: Any, query: Item
         return Response(
             data, media_type=GPKG, headers={"Content-Disposition": f'attachment; filename="{spec.id}.gpkg"'}
         )
-    matched = (await repository.items(conn, spec, query.__class__(**{**query.__dict__, "limit": 1}))).matched
+    matched = await repository.count(conn, spec, query)
     links = page_links(request, query, len(rows), matched)
     return HTMLResponse(html.features_table(spec.title, rows, links, matched))
 
 
 def _now() -> str:
-    import datetime as dt
-
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -164,26 +156,13 @@ async def item(
     f: str | None = None,
 ) -> Response:
     reject_unknown(request, {"crs", "f"})
-    from gis_service.dependencies import crs_query
-
     out = crs_query(crs)
     query = ItemsQuery(out_srid=out.srid, lat_first=out.lat_first)
-    feature_id = typed_value(spec, spec.id_column, featureId) if spec.property(spec.id_column) else _int_id(featureId)
-    text = await repository.item(conn, spec, feature_id, query)
+    text = await repository.item(conn, spec, spec.feature_id(featureId), query)
     if output_format(request, f) == "html":
-        import orjson
-
         feature = orjson.loads(text)
         return HTMLResponse(html.features_table(f"{spec.title}: {featureId}", [feature], [], 1))
     href = f"{base_url(request)}/collections/{spec.id}"
     links = [ogc.link(str(request.url), "self", GEOJSON), ogc.link(href, "collection", "application/json")]
-    body = text[:-1] + ',"links":' + FastJSON.render(FastJSON, links).decode() + "}"  # type: ignore[arg-type]
+    body = text[:-1] + ',"links":' + dumps(links).decode() + "}"
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": content_crs(query)})
-
-
-def _int_id(text: str) -> int:
-    from gis_service.errors import FeatureNotFound
-
-    if not text.isdigit() or len(text) > 18:
-        raise FeatureNotFound(f"no feature {text!r}", parameter="featureId")
-    return int(text)

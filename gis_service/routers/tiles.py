@@ -11,7 +11,6 @@ from fastapi.concurrency import run_in_threadpool
 from gis_service import repository, tiles
 from gis_service.catalog import LayerSpec
 from gis_service.dependencies import CatalogDep, CollectionDep, ConnDep, SettingsDep, reject_unknown
-from gis_service.queries import tiles as tile_queries
 from gis_service.raster import glyphs as glyph_ranges
 from gis_service.responses import MVT, FastJSON
 from gis_service.routers.common import base_url
@@ -46,16 +45,9 @@ MVT_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 async def bbox_of(request: Request, conn: ConnDep, specs: list[LayerSpec]) -> list[float]:
-    """The CRS84 extent of the layers, kept per process with the data version it was computed at."""
-    rows = (await conn.execute(tile_queries.data_versions([s.table for s in specs]))).all()
-    versions = {row.layer: (row.version, row.changed_at) for row in rows}
-    cache: dict[str, tuple[Any, list[float] | None]] = request.app.state.__dict__.setdefault("tile_extents", {})
-    boxes = []
-    for spec in specs:
-        version = versions.get(spec.table)
-        if spec.id not in cache or cache[spec.id][0] != version:
-            cache[spec.id] = (version, (await repository.extent(conn, spec)).bbox)
-        boxes.append(cache[spec.id][1] or DEFAULT_BBOX)
+    """The CRS84 extent of the layers (the per-process cache the collections share)."""
+    extents = await repository.extents(conn, request.app.state.extents, specs)
+    boxes = [extents[spec.id].bbox or DEFAULT_BBOX for spec in specs]
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
