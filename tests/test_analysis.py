@@ -288,3 +288,10 @@ def test_bad_posted_geometry(client: TestClient, geometry: dict, status: int) ->
 def test_area_stats_count_each_polygon_once(client: TestClient, zones: dict) -> None:  # type: ignore[type-arg]
     body = client.get("/analysis/area-stats", params={"collection": "planning_zones", "units": "2025"}).json()
     assert sum(g["count"] for g in body["groups"]) == body["total"]["count"] == 3
+
+
+def test_feature_reference_must_name_collection_and_id(client: TestClient) -> None:
+    response = client.get(
+        "/analysis/nearby", params={"collection": "industrial_parks", "distance_m": 10, "feature": "transport_projects"}
+    )
+    assert response.status_code == 400 and response.json()["parameter"] == "feature"

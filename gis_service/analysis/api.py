@@ -56,8 +56,7 @@ class Planner:
         if geometry is not None:
             reference = plans.Reference(geojson=checked(geometry))
         elif feature is not None:
-            collection_id, _, feature_id = feature.partition("/")
-            reference = plans.Reference(collection=collection_id, feature_id=feature_id)
+            reference = plans.Reference.of_feature(feature)
         else:
             reference = plans.Reference(lon=lon, lat=lat)
         return self._run(plans.nearby(self.catalog, collection, reference, distance_m, limit))

@@ -89,6 +89,14 @@ class Reference:
     feature_id: str | None = None
     geojson: str | None = None
 
+    @classmethod
+    def of_feature(cls, text: str) -> Reference:
+        """``collection/id``, e.g. ``transport_projects/QL13``."""
+        collection, _, feature_id = text.partition("/")
+        if not collection or not feature_id:
+            raise InvalidParameter("feature must look like collection/id", parameter="feature")
+        return cls(collection=collection, feature_id=feature_id)
+
     @property
     def kind(self) -> str:
         if self.geojson is not None:

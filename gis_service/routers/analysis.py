@@ -57,12 +57,7 @@ async def nearby(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> Response:
     only(request, "collection", "distance_m", "lon", "lat", "feature", "limit")
-    reference = plans.Reference(lon=lon, lat=lat)
-    if feature is not None:
-        ref_collection, _, ref_id = feature.partition("/")
-        if not ref_id:
-            raise InvalidParameter("feature must look like collection/id", parameter="feature")
-        reference = plans.Reference(collection=ref_collection, feature_id=ref_id)
+    reference = plans.Reference.of_feature(feature) if feature is not None else plans.Reference(lon=lon, lat=lat)
     return GeoJSONResponse(await run_async(conn, plans.nearby(catalog, collection, reference, distance_m, limit)))
 
 
