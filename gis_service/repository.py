@@ -13,7 +13,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gis_service.catalog import Catalog, LayerSpec
-from gis_service.errors import FeatureNotFound
+from gis_service.errors import FeatureNotFound, NotFound
+from gis_service.queries import analysis as aq
 from gis_service.queries import features as fq
 from gis_service.queries import meta
 
@@ -83,6 +84,14 @@ def _iso(value: Any) -> str | None:
     if isinstance(value, dt.date):
         return f"{value.isoformat()}T00:00:00Z"
     return str(value)
+
+
+async def unit_geometry(conn: AsyncConnection, code: str) -> dict[str, Any]:
+    text = (await conn.execute(aq.unit_geometry(code))).scalar()
+    if text is None:
+        raise NotFound(f"no administrative unit with code {code!r}", parameter="admin_code")
+    geometry: dict[str, Any] = orjson.loads(text)
+    return geometry
 
 
 async def count(conn: AsyncConnection, spec: LayerSpec, query: fq.ItemsQuery) -> int:

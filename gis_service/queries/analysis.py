@@ -28,7 +28,7 @@ from sqlalchemy.sql.expression import ColumnElement, TextClause
 
 from gis_service.catalog import LayerSpec
 from gis_service.queries.features import properties_json
-from gis_service.queries.tables import geom_col, id_col, layer_table, transport_table
+from gis_service.queries.tables import geom_col, id_col, layer_table, transport_table, units_table
 
 Expr = ColumnElement[Any]
 METRES_PER_DEGREE_LAT = 110_574.0
@@ -208,3 +208,14 @@ def project_geometry_state(code: str) -> TextClause:
         "SELECT code, geom IS NOT NULL AS has_geometry, geometry_quality, "
         "ST_Length(geom::geography) / 1000.0 AS length_km FROM transport_projects WHERE code = :code"
     ).bindparams(code=code)
+
+
+def unit_geometry(code: str) -> Select[Any]:
+    """The most recent geometry of an administrative unit code, as GeoJSON (codes were reused in 2025)."""
+    u = units_table()
+    return (
+        select(func.ST_AsGeoJSON(u.c.geom))
+        .where(u.c.code == literal(code), u.c.geom.is_not(null()))
+        .order_by(u.c.valid_from.desc().nulls_last())
+        .limit(1)
+    )

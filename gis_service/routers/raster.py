@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Select, func, literal, select, table
-from sqlalchemy.sql.expression import column
 
+from gis_service import repository
 from gis_service.dependencies import ConnDep, SettingsDep, reject_unknown
-from gis_service.errors import InvalidParameter, NotFound
+from gis_service.errors import InvalidParameter
 from gis_service.raster import reader
 from gis_service.raster.catalog import RasterCatalog, RasterSpec
 from gis_service.responses import FastJSON, not_modified
@@ -167,17 +165,6 @@ async def raster_zonal(
     return FastJSON({"raster": spec.id, "units": spec.units, "statistics": stats})
 
 
-def unit_geometry(code: str) -> Select[Any]:
-    """The most recent geometry of an administrative unit code, as GeoJSON."""
-    units = table("admin_units", column("code"), column("valid_from"), column("geom"))
-    return (
-        select(func.ST_AsGeoJSON(units.c.geom))
-        .where(units.c.code == literal(code), units.c.geom.is_not(None))
-        .order_by(units.c.valid_from.desc().nulls_last())
-        .limit(1)
-    )
-
-
 @router.get("/rasters/{rasterId}/statistics", operation_id="getRasterUnitStatistics", summary="Statistics of a unit")
 async def raster_unit_zonal(
     request: Request,
@@ -188,9 +175,6 @@ async def raster_unit_zonal(
     admin_code: Annotated[str, Query(max_length=16, description="GSO code of an administrative unit.")],
 ) -> Response:
     reject_unknown(request, {"admin_code"})
-    text = (await conn.execute(unit_geometry(admin_code))).scalar()
-    if text is None:
-        raise NotFound(f"no administrative unit with code {admin_code!r}", parameter="admin_code")
-    geometry = orjson.loads(text)
+    geometry = await repository.unit_geometry(conn, admin_code)
     stats = await run_in_threadpool(reader.zonal, rasters.path(spec), geometry, settings.raster.max_stats_pixels)
     return FastJSON({"raster": spec.id, "units": spec.units, "admin_code": admin_code, "statistics": stats})
