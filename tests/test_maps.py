@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import folium
 import pytest
@@ -14,10 +16,12 @@ from fastapi.testclient import TestClient
 from folium.plugins import MeasureControl
 from sqlalchemy import Engine, delete, insert, text
 
+from gis_service import html as pages_html
 from gis_service.analysis.api import Planner
 from gis_service.catalog import Catalog
-from gis_service.maps import Assets, MapRequest, build_map, csp, fetch, notebook_map, popups, render, vendor
+from gis_service.maps import Assets, MapRequest, build_map, fetch, notebook_map, popups, render, vendor
 from gis_service.maps.assets import PACKAGES, STATIC_DIR, VENDOR
+from gis_service.maps.controls import check_constant
 from gis_service.maps.export import export
 from gis_service.models import IndustrialPark
 from gis_service.settings import Settings
@@ -38,6 +42,19 @@ LAYER_NAMES = (
     "Industrial hectares per unit (2025)",
 )
 SRC = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"([^\"]+)\"")
+DATA_BLOCK = re.compile(r'<script type="application/json" id="(map_[0-9a-f]+)-data">(.*?)</script>', re.S)
+
+
+def page_data(html: str) -> dict[str, Any]:
+    """The map's JSON block: the one place where a map page carries data."""
+    blocks = DATA_BLOCK.findall(html)
+    assert len(blocks) == 1, "one data block per map page"
+    data: dict[str, Any] = json.loads(blocks[0][1])
+    return data
+
+
+def layer_names(html: str) -> list[str]:
+    return [layer["nameHtml"] for layer in page_data(html)["layers"]]
 
 
 def with_maps(app: FastAPI) -> FastAPI:
@@ -117,6 +134,16 @@ def test_measure_control_from_a_cdn_is_refused(vendored: Path) -> None:
         Assets().attach(m)
 
 
+def test_a_folium_layer_on_a_map_is_refused(planner: Planner) -> None:
+    """branca compiles a folium element's output as a template: data may only travel in the JSON block."""
+    with planner.engine.connect() as conn:
+        m = build_map(fetch(conn, planner.catalog, MapRequest(collections=("rivers",))))
+    check_constant(m)
+    folium.GeoJson({"type": "FeatureCollection", "features": []}, name="{{ 7*7 }}").add_to(m)
+    with pytest.raises(ValueError, match="GeoJson on a map"):
+        check_constant(m)
+
+
 def test_vendored_packages_match_their_pins(vendored: Path) -> None:
     for package in PACKAGES:
         assert vendor.installed(package, vendored), package.spec
@@ -144,7 +171,10 @@ def test_unlocated_features_are_listed_not_drawn(planner: Planner, bundled: Engi
     html = render(build_map(data))
     legend = html[html.index('class="gis-panel gis-legend"') :]
     assert legend.count("<li data-states=") >= missing + len(data.layers["transport_projects"].unlocated)
-    assert "Đường Vành đai 4" in legend and "completion 2027" in legend
+    for project in data.layers["transport_projects"].unlocated:
+        assert f"<b>{pages_html.esc(project['name'])}</b>" in legend, project["name"]
+        if project.get("completion_year"):
+            assert f"completion {project['completion_year']}" in legend
 
 
 def test_choropleth_uses_the_area_statistics(planner: Planner) -> None:
@@ -167,6 +197,8 @@ def test_notebook_map_inlines_its_assets(planner: Planner, vendored: Path) -> No
     assert not SRC.findall(html), "a notebook map cannot load from /static"
     assert "L.Control.MiniMap" in html and "GisMaps.init" in html
     assert not any(host in html for host in CDN_HOSTS)
+    roles = [layer["role"] for layer in page_data(html)["layers"]]
+    assert roles == ["base:plain", "base:osm", "state:industrial_parks"]
 
 
 # ---- HTTP ------------------------------------------------------------------------------------------
@@ -183,52 +215,61 @@ def test_planning_map_page(maps_client: TestClient, hostile_park: str) -> None:
     response = maps_client.get("/maps/planning-2040")
     assert response.status_code == 200
     html = response.text
+    names = layer_names(html)
     for name in LAYER_NAMES:
-        assert name in html, name
+        assert any(n.startswith(name) for n in names), (name, names)
     sources = SRC.findall(html)
     assert sources and all(s.startswith("/static/") for s in sources), sources
     assert not any(host in html for host in CDN_HOSTS)
     assert HOSTILE not in html and "<script>alert(1)" not in html
-    # escaped once in Python (&lt;), then embedded as JSON whose & < > are \u escapes
+    # popups: escaped once in Python (&lt;), then embedded as JSON whose & < > are \u escapes
     assert "\\u0026lt;script\\u0026gt;alert(1)\\u0026lt;/script\\u0026gt;" in html
     assert 'onerror="alert(2)"' not in html and 'href="javascript' not in html
+    parks = next(layer for layer in page_data(html)["layers"] if layer["role"] == "state:industrial_parks")
+    test_park = next(f["properties"] for f in parks["data"]["features"] if f["id"] == HOSTILE_CODE)
+    assert test_park["name"] == HOSTILE  # text for the search list (textContent), the JSON made it inert
+    assert "<h4>&lt;script&gt;alert(1)&lt;/script&gt; KCN Thử nghiệm</h4>" in test_park["popup"]
 
 
 def test_planning_map_csp(maps_client: TestClient) -> None:
     response = maps_client.get("/maps/planning-2040?year=2030")
     policy = dict(d.strip().split(" ", 1) for d in response.headers["content-security-policy"].split(";"))
     assert "'unsafe-inline'" not in policy["script-src"] and "'unsafe-eval'" not in policy["script-src"]
-    for script in csp.INLINE_SCRIPT.findall(response.text):
-        assert csp.digest(script) in policy["script-src"]
+    scripts = pages_html.INLINE_SCRIPT.findall(response.text)
+    assert scripts and all(pages_html.digest(script) in policy["script-src"] for script in scripts)
+    assert not any("FeatureCollection" in script for script in scripts), "data never in an executed script"
     assert policy["img-src"] == "'self' https://tile.openstreetmap.org"
     assert policy["connect-src"] == "'self'" and policy["object-src"] == "'none'"
 
 
 def test_year_and_units_parameters(maps_client: TestClient) -> None:
     html = maps_client.get("/maps/planning-2040?year=2030&units=legacy-wards").text
-    assert '"year": 2030' in html and "Industrial hectares per unit (legacy-wards)" in html
-    assert "Industrial hectares per unit (legacy)" in maps_client.get("/maps/planning-2040?year=2020").text
+    assert page_data(html)["year"] == 2030 and "Industrial hectares per unit (legacy-wards)" in layer_names(html)
+    assert "Industrial hectares per unit (legacy)" in layer_names(maps_client.get("/maps/planning-2040?year=2020").text)
     odd = maps_client.get("/maps/planning-2040?year=2027").text
-    assert '"years": [2020, 2025, 2027, 2030, 2035, 2040]' in odd
+    assert page_data(odd)["years"] == [2020, 2025, 2027, 2030, 2035, 2040]
 
 
 @pytest.mark.parametrize(
-    ("url", "status", "message"),
+    ("url", "status", "parameter", "message"),
     [
-        ("/maps/planning-2040?year=1999", 400, "year must be between 2000 and 2060"),
-        ("/maps/planning-2040?year=2061", 400, "year must be between 2000 and 2060"),
-        ("/maps/planning-2040?units=2030", 400, "units must be one of"),
-        ("/maps/planning-2040?colour=red", 400, "unknown query parameter"),
-        ("/maps/collections/nowhere", 404, "collection &#x27;nowhere&#x27; does not exist"),
-        ("/maps/collections/%3Cimg%20src=x%20onerror=alert(1)%3E", 404, "&lt;img src=x onerror=alert(1)&gt;"),
-        ("/maps/collections/rivers?year=3000", 400, "year must be between 2000 and 2060"),
+        ("/maps/planning-2040?year=1999", 400, "year", "year must be between 2000 and 2060"),
+        ("/maps/planning-2040?year=2061", 400, "year", "year must be between 2000 and 2060"),
+        ("/maps/planning-2040?year=soon", 400, "year", "year"),
+        ("/maps/planning-2040?units=2030", 400, "units", "units must be one of"),
+        ("/maps/planning-2040?colour=red", 400, "colour", "colour"),
+        ("/maps?colour=red", 400, "colour", "colour"),
+        ("/maps/collections/nowhere", 404, "collectionId", "collection 'nowhere' does not exist"),
+        ("/maps/collections/%3Cimg%20src=x%20onerror=alert(1)%3E", 404, "collectionId", "<img src=x onerror=alert(1)>"),
+        ("/maps/collections/rivers?year=3000", 400, "year", "year must be between 2000 and 2060"),
     ],
 )
-def test_errors_are_pages_with_a_message(maps_client: TestClient, url: str, status: int, message: str) -> None:
-    response = maps_client.get(url)
+def test_errors_are_problem_json(maps_client: TestClient, url: str, status: int, parameter: str, message: str) -> None:
+    response = maps_client.get(url, headers={"Accept": "text/html"})
     assert response.status_code == status
-    assert response.headers["content-type"].startswith("text/html")
-    assert message in response.text and "<img src=x" not in response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status and problem["parameter"] == parameter and message in problem["detail"]
 
 
 def test_empty_layer_shows_a_note(maps_client: TestClient) -> None:
@@ -244,7 +285,9 @@ def test_collection_maps(maps_client: TestClient) -> None:
         response = maps_client.get(f"/maps/collections/{collection_id}")
         assert response.status_code == 200, collection_id
     parcels = maps_client.get("/maps/collections/parcels").text
-    assert "L.vectorGrid.protobuf(" in parcels and "/tiles/parcels/{z}/{x}/{y}.pbf" in parcels
+    tiles = [layer for layer in page_data(parcels)["layers"] if layer["kind"] == "vectortiles"]
+    assert [(t["role"], t["url"]) for t in tiles] == [("tiles:parcels", "/tiles/parcels/{z}/{x}/{y}.pbf")]
+    assert "/static/vendor/leaflet.vectorgrid@1.3.0/Leaflet.VectorGrid.bundled.min.js" in SRC.findall(parcels)
 
 
 def test_map_is_revalidated_by_etag(maps_client: TestClient) -> None:
@@ -281,12 +324,14 @@ def test_export_writes_offline_pages(migrated: Settings, bundled: Engine, vendor
             assert not source.startswith(("http:", "https:", "/")), source
             assert (page.path.parent / source).resolve().is_file(), source
     parcels = (tmp_path / "collections" / "parcels.html").read_text(encoding="utf-8")
-    assert "vectorGrid.protobuf(" not in parcels and "not part of this offline export" in parcels
+    assert "not part of this offline export" in parcels
+    assert not [layer for layer in page_data(parcels)["layers"] if layer["kind"] == "vectortiles"]
 
 
 def test_export_inline_is_one_file_per_map(migrated: Settings, bundled: Engine, vendored: Path, tmp_path: Path) -> None:
     written = export(migrated, tmp_path, inline=True, server="http://127.0.0.1:8000")
     planning = (tmp_path / "planning-2040.html").read_text(encoding="utf-8")
     assert not SRC.findall(planning) and not (tmp_path / "assets").exists()
-    assert "http://127.0.0.1:8000/tiles/parcels/{z}/{x}/{y}.pbf" in planning
+    tiles = [layer["url"] for layer in page_data(planning)["layers"] if layer["kind"] == "vectortiles"]
+    assert tiles == ["http://127.0.0.1:8000/tiles/parcels/{z}/{x}/{y}.pbf"]
     assert len(written) == 2 + len(Catalog.from_dir(migrated.layers_dir))

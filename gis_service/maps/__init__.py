@@ -6,7 +6,9 @@
 ...     m = maps.notebook_map(planner, year=2030)   # a folium.Map, assets inlined (works in Jupyter, offline)
 
 Data come from the project's own builders (:mod:`gis_service.maps.data`), the map from
-:func:`gis_service.maps.build.build_map`; Leaflet and its plugins from our vendored, pinned copies.
+:func:`gis_service.maps.build.build_map`; Leaflet and its plugins from our vendored, pinned copies. Data reach
+the page only as escaped HTML or a JSON block read by static/maps.js, never through a folium element, whose
+output branca compiles as a template (:mod:`gis_service.maps.controls`).
 """
 
 from __future__ import annotations

@@ -13,16 +13,16 @@ import base64
 import mimetypes
 import re
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from branca.element import Element, Figure
+from branca.element import Figure
 from folium import Map
 from folium.elements import JSCSSMixin
 from folium.plugins import Fullscreen, MiniMap, VectorGridProtobuf
 
 from gis_service.errors import GisServiceError
+from gis_service.maps.controls import Literal, VectorTiles, walk
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 VENDOR = "vendor"
@@ -110,6 +110,7 @@ ELEMENT_PACKAGES: dict[type, tuple[Package, ...]] = {
     Fullscreen: (FULLSCREEN,),
     MiniMap: (MINIMAP,),
     VectorGridProtobuf: (VECTORGRID,),
+    VectorTiles: (VECTORGRID,),
 }
 CSS_URL = re.compile(r"""url\((['"]?)([^'")]+)\1\)""")
 
@@ -175,7 +176,7 @@ class Assets:
         if self.inline:
             figure = root.get_root()
             assert isinstance(figure, Figure)
-            figure.header.add_child(Element(self.inline_html(used)), name="gis_inline_assets")
+            figure.header.add_child(Literal(self.inline_html(used)), name="gis_inline_assets")
 
     def inline_html(self, packages: list[Package]) -> str:
         self.check()
@@ -194,12 +195,6 @@ class Assets:
             shutil.copytree(self.static_dir / VENDOR / package.spec, folder / VENDOR / package.spec, dirs_exist_ok=True)
         for name in (*OWN_JS, *OWN_CSS):
             shutil.copy2(self.static_dir / name, folder / name)
-
-
-def walk(element: Element) -> Iterator[Element]:
-    yield element
-    for child in list(element._children.values()):
-        yield from walk(child)
 
 
 def script_text(path: Path) -> str:

@@ -15,11 +15,20 @@ from branca.element import Figure
 from folium.plugins import Fullscreen
 
 from gis_service.analysis.inputs import REGION
+from gis_service.html import esc, json_block
 from gis_service.maps import layers, legend
 from gis_service.maps.assets import Assets
-from gis_service.maps.controls import Html, Init, Measure, OfflineMiniMap, Panes
+from gis_service.maps.controls import (
+    MINIMAP_LOOK,
+    Body,
+    Init,
+    Measure,
+    OfflineMiniMap,
+    Panes,
+    VectorTiles,
+    check_constant,
+)
 from gis_service.maps.data import MapData
-from gis_service.maps.popups import esc
 from gis_service.maps.style import LAND_USE_COLORS, OTHER_COLOR, STATE_STYLES
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -79,75 +88,92 @@ def _coordinates(node: Any) -> Iterator[tuple[float, float]]:
 
 def build_map(data: MapData, options: MapOptions | None = None) -> folium.Map:
     """The map of ``data.request.collections`` with basemaps, layer control, legend, time control, search,
-    fullscreen, measure, minimap and scale."""
+    fullscreen, measure, minimap and scale.
+
+    The folium part is constant code; everything that depends on the data (layers, names, popups, the
+    panels' text) is escaped HTML or JSON placed in the page body (:class:`~gis_service.maps.controls.Body`).
+    """
     options = options or MapOptions()
     m = folium.Map(tiles=None, control_scale=True, zoom_start=10, location=[11.15, 106.65])
     m.options.update(minZoom=7, maxZoom=20)  # else a layer's minZoom (parcels: 12) would bound the map
-    name = m.get_name()
+    overlays = add_overlays(data, options)
     Panes().add_to(m)
-    for base in layers.basemap(data, options.osm_url, options.osm_attribution):
-        base.add_to(m)
-    roles = add_overlays(m, data, options)
     Fullscreen(position="topleft", title="Full screen", title_cancel="Exit full screen").add_to(m)
     Measure().add_to(m)
-    outline = data.basemap.get("districts")
-    minimap_data = layers.collection(outline.features if outline else [])
-    OfflineMiniMap(minimap_data, position="bottomright", toggle_display=True, zoom_level_offset=-5).add_to(m)
-    tiled = tiled_notes(data, options)
-    years, year = data.request.years, data.request.year
-    Html(legend.legend_html(f"{name}-legend", data, tiled=tiled)).add_to(m)
-    Html(legend.search_html(f"{name}-search")).add_to(m)
-    with_time = any(r.startswith(("state:", "admin:")) for r in roles)
-    if with_time:
-        Html(legend.time_html(f"{name}-time", years, year)).add_to(m)
-    messages = empty_messages(data, options)
-    Html(legend.empty_html(f"{name}-empty", messages)).add_to(m)
-    folium.LayerControl(position="topright", collapsed=False).add_to(m)
-    Init(init_config(data, roles, name, with_time=with_time, empty=bool(messages)), roles).add_to(m)
-    m.fit_bounds(bounds(data))
+    OfflineMiniMap(position="bottomright", toggle_display=True, zoom_level_offset=-5).add_to(m)
+    if any(layer["kind"] == "vectortiles" for layer in overlays):
+        VectorTiles().add_to(m)
+    for block in body_blocks(data, options, m.get_name(), overlays):
+        Body(block).add_to(m)
+    Init().add_to(m)
     figure = m.get_root()
     assert isinstance(figure, Figure)
-    figure.title = esc(options.title)
+    figure.title = esc(options.title)  # a value of branca's page template, never its source
     options.assets.attach(m)
+    check_constant(m)
     return m
 
 
-def add_overlays(m: folium.Map, data: MapData, options: MapOptions) -> dict[str, Any]:
-    """The overlays, bottom to top; returns the JavaScript roles of those the page script drives."""
-    roles: dict[str, Any] = {}
+def body_blocks(data: MapData, options: MapOptions, name: str, overlays: list[layers.Layer]) -> list[str]:
+    """The panels (escaped HTML) and the JSON block ``<name>-data`` that ``GisMaps.init`` reads."""
+    roles = [layer["role"] for layer in overlays]
+    with_time = any(r.startswith(("state:", "admin:")) for r in roles)
+    messages = empty_messages(data, options)
+    config = page_data(data, roles, name, with_time=with_time, empty=bool(messages))
+    config.update(
+        layers=[*layers.basemap(data, options.osm_url, options.osm_attribution), *overlays],
+        bounds=bounds(data),
+        minimap={"data": layers.outline_collection(data.basemap.get("districts")), "style": MINIMAP_LOOK},
+    )
+    panels = [
+        legend.legend_html(f"{name}-legend", data, tiled=tiled_notes(data, options)),
+        legend.search_html(f"{name}-search"),
+        legend.time_html(f"{name}-time", data.request.years, data.request.year) if with_time else "",
+        legend.empty_html(f"{name}-empty", messages),
+    ]
+    return [*filter(None, panels), json_block(f"{name}-data", config)]
+
+
+def add_overlays(data: MapData, options: MapOptions) -> list[layers.Layer]:
+    """The overlays, bottom to top, each with the role the page script knows it by."""
+    out: list[layers.Layer] = []
+
+    def add(role: str, layer: layers.Layer) -> None:
+        out.append({**layer, "role": role})
+
     present = data.layers
     choropleth = layers.choropleth_layer(data)
     if choropleth is not None:
-        roles["layer:choropleth"] = choropleth.add_to(m)  # not searched: its units are the admin layers
+        add("layer:choropleth", choropleth)  # not searched: its units are the admin layers
     if "admin_units" in present:
         legacy, reform = layers.admin_layers(present["admin_units"])
-        roles["admin:legacy"], roles["admin:reform"] = legacy.add_to(m), reform.add_to(m)
+        add("admin:legacy", legacy)
+        add("admin:reform", reform)
     for layer_id in ("planning_zones", "rivers"):
         if layer_id in present:
-            roles[f"search:{layer_id}"] = layers.plain_layer(present[layer_id].spec, present[layer_id]).add_to(m)
-    for raster in options.rasters:
-        folium.TileLayer(
+            add(f"search:{layer_id}", layers.plain_layer(present[layer_id].spec, present[layer_id]))
+    for index, raster in enumerate(options.rasters):
+        overlay = layers.xyz_layer(
+            raster.name,
             raster.url,
-            name=esc(raster.name),
-            attr=esc(raster.attribution),
-            overlay=True,
-            show=False,
+            raster.attribution,
             opacity=raster.opacity,
-            min_zoom=raster.min_zoom,
-            max_zoom=raster.max_zoom,
+            minZoom=raster.min_zoom,
+            maxZoom=raster.max_zoom,
             bounds=bounds(data),  # no request for tiles off the raster (they would answer 404)
             pane="gis-choropleth",
-        ).add_to(m)
+        )
+        add(f"raster:{index}", overlay)
     if options.tiles_url:
         for layer_id, tiled in data.tiled.items():
-            roles[f"tiles:{layer_id}"] = layers.parcels_layer(tiled.spec, options.tiles_url).add_to(m)
+            add(f"tiles:{layer_id}", layers.vector_tiles_layer(tiled.spec, options.tiles_url))
     for index, (result_name, answer) in enumerate(options.results):
-        roles[f"search:result{index}"] = layers.result_layer(result_name, answer, index).add_to(m)
+        add(f"search:result{index}", layers.result_layer(result_name, answer, index))
     for layer_id in ("transport_projects", "industrial_clusters", "industrial_parks"):
         if layer_id in present:
             title = layers.layer_title(present[layer_id].spec, present[layer_id])
-            roles[f"state:{layer_id}"] = layers.state_layer(data, layer_id, title).add_to(m)
-    return roles
+            add(f"state:{layer_id}", layers.state_layer(data, layer_id, title))
+    return out
 
 
 def tiled_notes(data: MapData, options: MapOptions) -> dict[str, str]:
@@ -180,7 +206,8 @@ def empty_messages(data: MapData, options: MapOptions) -> list[str]:
     return [] if drawn and len(data.layers) + len(data.tiled) > 1 else messages
 
 
-def init_config(data: MapData, roles: dict[str, Any], name: str, *, with_time: bool, empty: bool) -> dict[str, Any]:
+def page_data(data: MapData, roles: list[str], name: str, *, with_time: bool, empty: bool) -> dict[str, Any]:
+    """What ``GisMaps.init`` needs besides the layers: the years, the panels and which roles do what."""
     panels = [{"id": f"{name}-search", "position": "topleft"}, {"id": f"{name}-legend", "position": "bottomleft"}]
     if with_time:
         panels.insert(1, {"id": f"{name}-time", "position": "topright"})

@@ -1,24 +1,54 @@
-"""Folium elements of our own: server-rendered panels, the call that wires the page's behaviour
-(``GisMaps.init`` in static/maps.js) and a minimap drawn from our layers instead of remote tiles."""
+"""Folium elements of our own. None of them carries data: their scripts are constant calls into
+``GisMaps`` (static/maps.js), which reads the page's data from a JSON block.
+
+Why: branca renders every macro of a folium element and then compiles the OUTPUT as a new Jinja2 template
+(``Element(script(this, kwargs))`` in ``MacroElement.render``). A feature name such as ``{{ 7*7 }}`` inside
+any folium element (``GeoJson`` data, a layer name, a popup, an ``Html``) is therefore evaluated on the
+server. So data never enters a folium element; it enters the page only as :class:`Body` text (escaped
+HTML or a JSON block), which is written as it is, never compiled. :func:`check_constant` refuses a map
+that holds any other element.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from branca.element import MacroElement
-from folium.plugins import MiniMap
+from branca.element import Element, Figure, MacroElement
+from folium import Map
+from folium.elements import JSCSSMixin
+from folium.plugins import Fullscreen, MiniMap
 from folium.template import Template
 
+MINIMAP_LOOK = {"color": "#7b7d7d", "weight": 1, "fillColor": "#f4f1ea", "fillOpacity": 1}
 
-class Html(MacroElement):
-    """A fragment of HTML in the page body (already escaped by its builder)."""
 
-    _template = Template("{% macro html(this, kwargs) %}{{ this.fragment }}{% endmacro %}")
+class Literal(Element):
+    """Text written into the page as it is: not a template, so ``{{`` in it stays ``{{``."""
 
-    def __init__(self, fragment: str) -> None:
+    def __init__(self, text: str) -> None:
         super().__init__()
-        self._name = "GisHtml"
-        self.fragment = fragment
+        self._name = "GisLiteral"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+class Body(Element):
+    """A block of the page body made on the server: HTML whose values went through ``html.esc``, or a
+    ``html.json_block``. Placed after the map's ``<div>``, before the page script runs."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "GisBody"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        figure = self.get_root()
+        assert isinstance(figure, Figure), "a Body renders inside a Figure"
+        figure.html.add_child(Literal(self.text), name=self.get_name())
+        return ""
 
 
 class Panes(MacroElement):
@@ -46,50 +76,58 @@ class Measure(MacroElement):
 
 
 class Init(MacroElement):
-    """``GisMaps.init(map, config, layers)``: panels, time control, search, admin switch, tile popups.
+    """``GisMaps.init(map)``: the layers, layer control, panels, time control, search and tile popups, all
+    from the JSON block ``<map id>-data`` (:func:`gis_service.maps.build.page_data`)."""
 
-    ``config`` is plain JSON; ``layers`` maps a role (``state:industrial_parks``, ``admin:legacy``,
-    ``search:...``, ``tiles:parcels``) to a folium layer, rendered as its JavaScript variable.
-    """
+    _template = Template("{% macro script(this, kwargs) %}GisMaps.init({{ this._parent.get_name() }});{% endmacro %}")
 
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        GisMaps.init({{ this._parent.get_name() }}, {{ this.config|tojson }}, {
-            {%- for role, layer in this.layers.items() %}
-            {{ role|tojson }}: {{ layer.get_name() }},
-            {%- endfor %}
-        });
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, config: dict[str, Any], layers: dict[str, Any]) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self._name = "GisInit"
-        self.config = config
-        self.layers = layers
 
 
 class OfflineMiniMap(MiniMap):
-    """The minimap plugin over an outline of our own districts: no tile request leaves the service."""
+    """The minimap plugin over an outline of our own districts (from the page data): no tile request leaves
+    the service."""
 
     _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            var {{ this.get_name() }}_layer = L.geoJson({{ this.outline|tojson }}, {
-                style: {{ this.look|tojson }}, interactive: false
-            });
-            var {{ this.get_name() }} = new L.Control.MiniMap(
-                {{ this.get_name() }}_layer, {{ this.options|tojavascript }}
-            );
-            {{ this._parent.get_name() }}.addControl({{ this.get_name() }});
-        {% endmacro %}
-        """
+        "{% macro script(this, kwargs) %}"
+        "GisMaps.miniMap({{ this._parent.get_name() }}, {{ this.options|tojavascript }});"
+        "{% endmacro %}"
     )
 
-    def __init__(self, outline: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._name = "GisMiniMap"
-        self.outline = outline
-        self.look = {"color": "#7b7d7d", "weight": 1, "fillColor": "#f4f1ea", "fillOpacity": 1}
+
+
+class VectorTiles(JSCSSMixin, MacroElement):
+    """Loads Leaflet.VectorGrid (our vendored copy, see ``assets.ELEMENT_PACKAGES``) for the vector-tile
+    layers ``GisMaps`` draws; no script of its own."""
+
+    _template = Template("")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "GisVectorTiles"
+
+
+#: The only elements a map of ours may hold: each renders constant code or literal text.
+CONSTANT_ELEMENTS = (Map, Panes, Measure, Init, OfflineMiniMap, VectorTiles, Fullscreen, Body, Literal)
+
+
+def walk(element: Element) -> Iterator[Element]:
+    yield element
+    for child in list(element._children.values()):
+        yield from walk(child)
+
+
+def check_constant(root: Map) -> None:
+    """Refuse a map with an element that could carry data into a template (a folium layer, popup, ...):
+    draw it through a layer description of :mod:`gis_service.maps.layers` instead."""
+    for element in walk(root):
+        if type(element) not in CONSTANT_ELEMENTS:
+            raise ValueError(
+                f"{type(element).__name__} on a map: data must reach the page through the JSON block "
+                "(gis_service.maps.layers), never a folium element"
+            )

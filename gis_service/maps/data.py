@@ -146,8 +146,8 @@ def map_plan(catalog: Catalog, request: MapRequest) -> Plan:
         statements[f"count/{cid}"] = fq.count(specs[cid], fq.ItemsQuery())
     for key, (cid, equals) in BASEMAP_LAYERS.items():
         query = fq.ItemsQuery(equals=equals, limit=request.max_features, decimals=5, properties=("name",))
-        statements[f"items/{key}"] = fq.items_rows(catalog.get(cid), query)
-        statements[f"count/{key}"] = fq.count(catalog.get(cid), query)
+        statements[f"items/base:{key}"] = fq.items_rows(catalog.get(cid), query)  # not the layer's own query
+        statements[f"count/base:{key}"] = fq.count(catalog.get(cid), query)
     tiled = [cid for cid in specs if cid in TILED_LAYERS]
     for cid in tiled:
         statements[f"any/{cid}"] = fq.items_rows(specs[cid], fq.ItemsQuery(limit=1, properties=(), decimals=0))
@@ -166,7 +166,7 @@ def map_plan(catalog: Catalog, request: MapRequest) -> Plan:
         return MapData(
             request=request,
             layers={cid: layer_data(specs[cid], r) for cid in embedded},
-            basemap={key: layer_data(catalog.get(cid), r, key) for key, (cid, _) in BASEMAP_LAYERS.items()},
+            basemap={key: layer_data(catalog.get(cid), r, f"base:{key}") for key, (cid, _) in BASEMAP_LAYERS.items()},
             states=states_by_feature(answers),
             sources=sources_by_feature(r["sources"]),
             choropleth=area.finish(_part(r, "area/")) if area is not None else None,

@@ -8,11 +8,11 @@ to keep them, else they are left out and the legend says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 
 from gis_service.catalog import Catalog
 from gis_service.db import sync_engine
+from gis_service.html import esc
 from gis_service.maps.assets import Assets
 from gis_service.maps.build import build_map, render
 from gis_service.maps.data import MapRequest, fetch
@@ -71,9 +71,7 @@ def export(
 
 
 def index_html(pages: list[Exported], out: Path) -> str:
-    items = "".join(
-        f'<li><a href="{escape(p.path.relative_to(out).as_posix())}">{escape(p.title)}</a></li>' for p in pages
-    )
+    items = "".join(f'<li><a href="{esc(p.path.relative_to(out).as_posix())}">{esc(p.title)}</a></li>' for p in pages)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Maps of former Binh Duong</title>'
         f"</head><body><h1>Maps of former Binh Duong</h1><ul>{items}</ul></body></html>"

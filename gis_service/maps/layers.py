@@ -1,37 +1,36 @@
-"""Folium layers of the planning map, from :class:`~gis_service.maps.data.MapData`.
+"""The layers of the planning maps as descriptions that travel in the page's JSON block; ``GisMaps.makeLayer``
+(static/maps.js) turns each into a Leaflet layer. No folium layer is built from data (see ``controls``).
 
-Each feature sent to the browser carries only what the page needs: escaped ``name``/``name_ascii``/``code``
-(search), its base ``style``, its ``states`` per year (the time control), and the server-made ``popup``,
-``tooltip`` or ``label`` HTML. ``GisMaps.bindFeature`` (static/maps.js) binds them; no HTML is built from
-data in the browser.
+A description is a plain dict: ``kind`` (``geojson``, ``group``, ``xyz``, ``vectortiles``), ``role`` (how the
+page script drives it: ``state:…``, ``admin:…``, ``search:…``, ``tiles:…``, ``base:…``), ``show``, ``base``,
+and what the kind needs. Fields ending in ``Html`` are HTML made here with every value escaped (Leaflet puts
+layer names and attributions into ``innerHTML``); so are a feature's ``popup``, ``tooltip`` and ``label``.
+Every other string is text, which the page script only ever sets as ``textContent``.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import folium
-from folium.plugins import VectorGridProtobuf
-from folium.utilities import JsCode
-
 from gis_service.catalog import LayerSpec
+from gis_service.html import esc
 from gis_service.maps import popups, style
 from gis_service.maps.data import LayerData, MapData
-from gis_service.maps.popups import esc
 
-BIND = JsCode("GisMaps.bindFeature")
+Layer = dict[str, Any]
 LEGACY_END = "2025-06-30"
 
 
 def browser_feature(
     feature: dict[str, Any], base_style: dict[str, Any], popup: str, tooltip: str = "", label: str = ""
 ) -> dict[str, Any]:
+    """What the page needs of a feature: name, ASCII name and code as text (search), its base ``style``,
+    and its server-made popup, tooltip or label HTML."""
     props = feature["properties"]
     out: dict[str, Any] = {
-        "name": esc(props.get("name") or props.get("code") or feature["id"]),
-        "name_ascii": esc(props.get("name_ascii") or props.get("code") or feature["id"]),
-        "code": esc(props.get("code") or feature["id"]),
+        "name": str(props.get("name") or props.get("code") or feature["id"]),
+        "name_ascii": str(props.get("name_ascii") or props.get("code") or feature["id"]),
+        "code": str(props.get("code") or feature["id"]),
         "style": base_style,
         "popup": popup,
     }
@@ -39,33 +38,28 @@ def browser_feature(
         out["tooltip"] = tooltip
     if label:
         out["label"] = label
-    return {"type": "Feature", "id": esc(feature["id"]), "geometry": feature["geometry"], "properties": out}
+    return {"type": "Feature", "id": feature["id"], "geometry": feature["geometry"], "properties": out}
 
 
 def collection(features: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def geojson(
-    name: str, features: list[dict[str, Any]], pane: str, *, show: bool = True, points: bool = False
-) -> folium.GeoJson:
-    """An overlay whose features bind their own popup/tooltip/label; styles come from ``properties.style``."""
-    marker = None
-    if points:
-        marker = folium.CircleMarker(radius=6, weight=2, fill=True)
-        marker.options["pane"] = pane  # circle markers are made by pointToLayer, which ignores the layer's pane
-    return folium.GeoJson(
-        collection(features),
-        name=esc(name),
-        show=show,
-        on_each_feature=BIND,
-        marker=marker,
-        smooth_factor=0.5,
-        pane=pane,
-    )
+def geojson(name: str, features: list[dict[str, Any]], pane: str, *, show: bool = True, points: bool = False) -> Layer:
+    """An overlay whose features bind their own popup/tooltip/label; styles come from ``properties.style``;
+    points are circle markers."""
+    return {
+        "kind": "geojson",
+        "nameHtml": esc(name),
+        "show": show,
+        "pane": pane,
+        "points": points,
+        "smoothFactor": 0.5,
+        "data": collection(features),
+    }
 
 
-def state_layer(data: MapData, layer_id: str, title: str) -> folium.GeoJson:
+def state_layer(data: MapData, layer_id: str, title: str) -> Layer:
     """Parks, clusters or transport: styled by status or kind, with their state in every horizon year."""
     layer = data.layers[layer_id]
     spec = layer.spec
@@ -83,12 +77,14 @@ def state_layer(data: MapData, layer_id: str, title: str) -> folium.GeoJson:
             base = style.estate_style(spec, props)
             item = browser_feature(feature, base, popup, tooltip=popups.tooltip_html(props))
         item["properties"]["states"] = {str(y): s for y, s in states.items()}
+        if style.pinned_style(props):  # kept over the states' looks (GisMaps.Timeline.setYear)
+            item["properties"]["pinned"] = style.pinned_style(props)
         features.append(item)
     pane = "gis-transport" if layer_id == "transport_projects" else "gis-estates"
     return geojson(title, features, pane, points=spec.geometry_type == "Point")
 
 
-def admin_layers(layer: LayerData) -> tuple[folium.GeoJson, folium.GeoJson]:
+def admin_layers(layer: LayerData) -> tuple[Layer, Layer]:
     """Two overlays: the legacy districts and wards (to 2025-06-30) and the 36 wards from 2025-07-01."""
     spec = layer.spec
     legacy: list[dict[str, Any]] = []
@@ -111,7 +107,7 @@ def admin_layers(layer: LayerData) -> tuple[folium.GeoJson, folium.GeoJson]:
     return geojson(legacy_name, legacy, "gis-admin", show=False), geojson(reform_name, reform, "gis-admin")
 
 
-def choropleth_layer(data: MapData) -> folium.GeoJson | None:
+def choropleth_layer(data: MapData) -> Layer | None:
     """Industrial hectares per unit of the chosen unit set, from the area-stats analysis."""
     if data.choropleth is None or "admin_units" not in data.layers:
         return None
@@ -134,7 +130,7 @@ def choropleth_layer(data: MapData) -> folium.GeoJson | None:
     return geojson(f"Industrial hectares per unit ({unit_set})", features, "gis-choropleth", show=False)
 
 
-def plain_layer(spec: LayerSpec, layer: LayerData) -> folium.GeoJson:
+def plain_layer(spec: LayerSpec, layer: LayerData) -> Layer:
     """Any other embedded layer (planning zones, rivers): catalogue style, popups and tooltips."""
     features = []
     for feature in layer.features:
@@ -158,7 +154,7 @@ def as_features(answer: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"type": "Feature", "id": 1, "geometry": answer, "properties": {}}] if answer.get("type") else []
 
 
-def result_layer(name: str, answer: dict[str, Any], index: int = 0) -> folium.GeoJson:
+def result_layer(name: str, answer: dict[str, Any], index: int = 0) -> Layer:
     """An analysis answer (a corridor, candidate sites ...) as an overlay; its properties escaped in popups."""
     color = RESULT_COLORS[index % len(RESULT_COLORS)]
     look = {"color": color, "weight": 2.5, "fillColor": color, "fillOpacity": 0.3, "fill": True, "radius": 7}
@@ -185,47 +181,77 @@ def layer_title(spec: LayerSpec, layer: LayerData) -> str:
     return f"{spec.title} ({located})"
 
 
-def parcels_layer(spec: LayerSpec, tiles_url: str) -> VectorGridProtobuf:
-    """Parcels as our own vector tiles (one MVT layer named after the collection), from the layer's minzoom."""
-    url = tiles_url.replace("{collection}", spec.id)
-    options = (
-        "{vectorTileLayerStyles: {"
-        + spec.id
-        + ": GisMaps.parcelStyle}, interactive: true, getFeatureId: GisMaps.tileFeatureId, "
-        + 'pane: "gis-parcels", '
-        + f"minZoom: {spec.minzoom}, maxNativeZoom: {min(spec.maxzoom, 20)}, maxZoom: 22, "
-        + f"attribution: {js_string(spec.attribution)}}}"
-    )
-    return VectorGridProtobuf(url, name=esc(f"{spec.title} (vector tiles, zoom {spec.minzoom}+)"), options=options)
+def vector_tiles_layer(spec: LayerSpec, tiles_url: str) -> Layer:
+    """A layer as our own vector tiles (one MVT layer named after the collection), from the layer's minzoom;
+    drawn by Leaflet.VectorGrid with ``GisMaps.parcelStyle``."""
+    return {
+        "kind": "vectortiles",
+        "nameHtml": esc(f"{spec.title} (vector tiles, zoom {spec.minzoom}+)"),
+        "show": True,
+        "url": tiles_url.replace("{collection}", spec.id),
+        "layer": spec.id,
+        "attributionHtml": esc(spec.attribution),
+        "options": {
+            "minZoom": spec.minzoom,
+            "maxNativeZoom": min(spec.maxzoom, 20),
+            "maxZoom": 22,
+            "pane": "gis-parcels",
+        },
+    }
 
 
-def js_string(text: str) -> str:
-    """A JavaScript string literal of escaped text (no ``<`` survives, so no ``</script>``)."""
-    return json.dumps(esc(text))
+def xyz_layer(
+    name: str, url: str, attribution: str, *, base: bool = False, show: bool = False, **options: Any
+) -> Layer:
+    """Raster ``{z}/{x}/{y}`` tiles (the online basemap, our raster overlays)."""
+    return {
+        "kind": "xyz",
+        "nameHtml": esc(name),
+        "base": base,
+        "show": show,
+        "url": url,
+        "attributionHtml": esc(attribution),
+        "options": options,
+    }
 
 
-def outline(layer: LayerData, look: dict[str, Any]) -> folium.GeoJson:
+def outline(layer: LayerData, look: dict[str, Any]) -> Layer:
     """A layer of the plain basemap: drawn, not interactive, not in the layer control."""
-    features = [browser_feature(f, look, "") for f in layer.features]
-    for f in features:
-        del f["properties"]["popup"]
-    return folium.GeoJson(collection(features), control=False, interactive=False, smooth_factor=1.0, pane="gis-base")
+    features = [{"type": "Feature", "geometry": f["geometry"], "properties": {"style": look}} for f in layer.features]
+    return {
+        "kind": "geojson",
+        "interactive": False,
+        "pane": "gis-base",
+        "smoothFactor": 1.0,
+        "data": collection(features),
+    }
+
+
+def outline_collection(layer: LayerData | None) -> dict[str, Any]:
+    """Geometries only (the minimap's districts)."""
+    features = [
+        {"type": "Feature", "geometry": f["geometry"], "properties": {}} for f in (layer.features if layer else [])
+    ]
+    return collection(features)
 
 
 PLAIN_DISTRICTS = {"color": "#b3b6b7", "weight": 1.0, "fillColor": "#fbfaf6", "fillOpacity": 1.0}
 PLAIN_RIVERS = {"color": "#5dade2", "fillColor": "#aed6f1", "weight": 1.5, "fillOpacity": 0.8}
 
 
-def basemap(data: MapData, osm_url: str | None, osm_attribution: str) -> list[folium.map.Layer]:
+def basemap(data: MapData, osm_url: str | None, osm_attribution: str) -> list[Layer]:
     """Base layers: a plain map drawn from our own layers (default, offline) and OpenStreetMap (online)."""
-    plain = folium.FeatureGroup(name="Plain basemap (offline, our layers)", overlay=False, control=True)
-    if "districts" in data.basemap:
-        outline(data.basemap["districts"], PLAIN_DISTRICTS).add_to(plain)
-    if "rivers" in data.basemap:
-        outline(data.basemap["rivers"], PLAIN_RIVERS).add_to(plain)
-    layers: list[folium.map.Layer] = [plain]
+    looks = (("districts", PLAIN_DISTRICTS), ("rivers", PLAIN_RIVERS))
+    plain = {
+        "kind": "group",
+        "role": "base:plain",
+        "nameHtml": esc("Plain basemap (offline, our layers)"),
+        "base": True,
+        "show": True,
+        "layers": [outline(data.basemap[key], look) for key, look in looks if key in data.basemap],
+    }
+    layers: list[Layer] = [plain]
     if osm_url:
-        layers.append(
-            folium.TileLayer(osm_url, name="OpenStreetMap (online)", attr=esc(osm_attribution), max_zoom=19, show=False)
-        )
+        osm = xyz_layer("OpenStreetMap (online)", osm_url, osm_attribution, base=True, maxZoom=19)
+        layers.append({**osm, "role": "base:osm"})
     return layers

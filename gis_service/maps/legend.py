@@ -1,6 +1,7 @@
 """The HTML of the map's panels (legend with side notes, time control, search, empty-state note).
 
-Rendered on the server with every value escaped; ``GisMaps.init`` moves each panel into a Leaflet control.
+Rendered on the server with every value escaped and written into the page body as it is (never through a
+template, see ``controls.Body``); ``GisMaps.init`` moves each panel into a Leaflet control.
 Swatches are SVG attributes, never inline ``style``, so the page's Content-Security-Policy stays strict.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gis_service.html import esc
 from gis_service.maps import style
 from gis_service.maps.data import LayerData, MapData
-from gis_service.maps.popups import esc, fmt
+from gis_service.maps.popups import fmt
 from gis_service.maps.style import STATE_LABELS, STATE_STYLES
 
 
@@ -87,6 +89,8 @@ def estates_section(data: MapData, layer_id: str, noun: str) -> str:
     body = items(rows) if rows else items([(dot_swatch(spec.style.color), esc(spec.title))])
     body += '<p class="gis-hint">Circle area grows with the planned hectares; darker fill = higher occupancy '
     body += "where a source gives it.</p>"
+    if layer.features:
+        body += items(quality_rows())
     if not layer.features:
         body += f'<p class="gis-empty-note">None of the {esc(noun)} has a sourced location yet.</p>'
     return section(spec.title, body + unlocated_list(layer_id, layer, data, noun), open_=True)
@@ -96,8 +100,35 @@ def transport_section(data: MapData) -> str:
     layer = data.layers["transport_projects"]
     spec = layer.spec
     rows = [(line_swatch(color), esc(kind)) for kind, color in spec.style.palette.items()]
+    rows.append(
+        (
+            line_swatch("#555555", str(style.SCHEMATIC["dashArray"])),
+            "schematic line: straight segments through OSM waypoints, kilometre scale (accuracy in the popup)",
+        )
+    )
     body = items(rows) + '<p class="gis-hint">Labels: code → completion year (status when none is sourced).</p>'
     return section(spec.title, body + unlocated_list("transport_projects", layer, data, "projects"), open_=True)
+
+
+def site_swatch(weight: float, fill: str, radius: float = 5) -> str:
+    size = int(2 * radius + 4)
+    return (
+        f'<svg class="gis-swatch" width="{size}" height="{size}" aria-hidden="true"><circle cx="{size / 2}" '
+        f'cy="{size / 2}" r="{radius}" stroke="#555555" stroke-width="{weight}" fill="{esc(fill)}" '
+        'fill-opacity="0.6"/></svg>'
+    )
+
+
+def quality_rows() -> list[tuple[str, str]]:
+    """How a site point's quality shows: outline weight (surveyed vs approximate), a hollow weak location."""
+    return [
+        (site_swatch(style.POINT_WEIGHTS["surveyed"], "#888888"), "surveyed site"),
+        (
+            site_swatch(style.POINT_WEIGHTS["approximate"], "#888888"),
+            "approximate site point: an OSM object at or in the park, not its centre",
+        ),
+        (site_swatch(style.POINT_WEIGHTS["approximate"], style.WEAK_FILL), "weak location (a mis-tagged OSM node)"),
+    ]
 
 
 def admin_section() -> str:

@@ -1,13 +1,12 @@
-"""The maps index page, error pages, and map options and requests made from the settings."""
+"""The maps index page, and map options and requests made from the settings."""
 
 from __future__ import annotations
 
-from html import escape
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from gis_service import html
 from gis_service.catalog import Catalog
-from gis_service.errors import GisServiceError
+from gis_service.html import esc
 from gis_service.maps.assets import Assets
 from gis_service.maps.build import MapOptions, RasterOverlay
 from gis_service.maps.data import PLANNING_LAYERS, UNIT_SETS, MapRequest
@@ -75,31 +74,35 @@ def map_request(
 
 def link(path: str, **params: object) -> str:
     query = urlencode({k: v for k, v in params.items() if v is not None})
-    return escape(f"{path}?{query}" if query else path)
+    return esc(f"{path}?{query}" if query else path)
 
 
 def index_html(catalog: Catalog, settings: Settings) -> str:
     years = settings.maps.horizon_years
     by_year = " ".join(f'<a href="{link("/maps/planning-2040", year=y)}">{y}</a>' for y in years)
-    by_units = " ".join(f'<a href="{link("/maps/planning-2040", units=u)}">{escape(u)}</a>' for u in UNIT_SETS)
+    by_units = " ".join(f'<a href="{link("/maps/planning-2040", units=u)}">{esc(u)}</a>' for u in UNIT_SETS)
     rows = "".join(
-        f'<tr><td><a href="{link(f"/maps/collections/{spec.id}")}">{escape(spec.title)}</a></td>'
-        f"<td>{escape(spec.description)}</td></tr>"
+        f'<tr><td><a href="{link(f"/maps/collections/{spec.id}")}">{esc(spec.title)}</a></td>'
+        f"<td>{esc(spec.description)}</td></tr>"
         for spec in catalog
     )
     body = (
-        f'<h2><a href="/maps/planning-2040">{escape(PLANNING_TITLE)}</a></h2>'
+        f'<h2><a href="/maps/planning-2040">{esc(PLANNING_TITLE)}</a></h2>'
         "<p>Administrative units before and after the 2025 reform, industrial parks and clusters, transport "
         "projects, planning zones and parcels, with a time control over the horizon years, a choropleth of "
         "industrial hectares per unit, search, measure and an offline basemap.</p>"
         f"<p>Open at year: {by_year}</p><p>Choropleth units: {by_units}</p>"
         "<h2>One collection</h2><table><tr><th>collection</th><th>description</th></tr>"
         f"{rows}</table><p>Parameters: <code>year</code> (2000–2060) and <code>units</code> "
-        f"({escape(', '.join(UNIT_SETS))}). Offline copies: <code>gis-service map export --out DIR</code>.</p>"
+        f"({esc(', '.join(UNIT_SETS))}). Offline copies: <code>gis-service map export --out DIR</code>.</p>"
     )
     return html.page("Maps", body)
 
 
-def error_html(exc: GisServiceError) -> str:
-    body = f'<p>{escape(exc.detail)}</p><p><a href="/maps">All maps</a></p>'
-    return html.page(f"{exc.status} {exc.title}", body)
+def origin(url: str | None) -> str | None:
+    """``https://tile.openstreetmap.org`` of a tile URL template (the page's one outside image host); None
+    for relative or missing URLs."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None

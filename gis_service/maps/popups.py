@@ -1,30 +1,25 @@
-"""Popup, tooltip and label HTML, built on the server with every attribute escaped.
+"""Popup, tooltip and label HTML, built on the server with every value escaped.
 
-Folium's ``Popup``/``GeoJsonPopup``/``GeoJsonTooltip`` insert strings as raw HTML, and Leaflet puts popup
-content into ``innerHTML``. So the page never builds HTML from data in the browser: each feature carries
-its popup, tooltip and label as strings made here, where every value goes through :func:`esc` and only
-``http(s)`` links become anchors.
+Leaflet puts popup, tooltip and label content into ``innerHTML``, so the page never builds HTML from data
+in the browser: each feature carries its popup, tooltip and label as strings made here, where every value
+goes through :func:`~gis_service.html.esc` and only ``http(s)`` links become anchors. The strings travel
+to the browser inside the page's JSON block, never through a folium element (see ``controls``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from gis_service.catalog import LayerSpec
+from gis_service.html import esc
 from gis_service.maps.style import STATE_LABELS, occupancy
 
 URL = re.compile(r"https?://[^\s;,<>\"'()]+")
 #: Shown in the popup's heading or its sources section, not in the attribute table.
 NOT_IN_TABLE = {"name", "name_ascii", "source", "license"}
-
-
-def esc(value: Any) -> str:
-    """HTML-escaped text of any value ('' for None)."""
-    return "" if value is None else html.escape(str(value), quote=True)
 
 
 def fmt(value: Any) -> str:
@@ -136,7 +131,7 @@ def tooltip_html(properties: dict[str, Any]) -> str:
 def transport_label(properties: dict[str, Any]) -> str:
     """A line's permanent label: its code and completion year (or status when no year is sourced)."""
     year = properties.get("completion_year")
-    when = f"→ {year}" if year else esc(properties.get("status") or "")
+    when = f"→ {esc(year)}" if year else esc(properties.get("status") or "")
     return f"{esc(properties.get('code'))} · {when}" if when else esc(properties.get("code"))
 
 

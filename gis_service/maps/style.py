@@ -25,7 +25,7 @@ STATE_LABELS = {
     "under construction": "under construction",
     "expected": "expected (was under construction in 2025)",
     "planned": "planned / proposed",
-    "unknown": "operating by 2025; earlier years not sourced",
+    "unknown": "not sourced for that year (operating by 2025, or no cited status)",
     "not yet": "not yet (hidden)",
     "removed": "removed from the plan (hidden)",
 }
@@ -60,6 +60,12 @@ LAND_USE_COLORS = {
     "RSX": "#239b56",
 }
 OTHER_COLOR = "#95a5a6"
+#: Site points by geometry quality: a surveyed site has a heavy outline, an approximate one (an OSM object at or
+#: in the park, not its centre) a thin one; a weak location (a mis-tagged node) is hollow.
+POINT_WEIGHTS = {"surveyed": 3.0, "official": 3.0, "approximate": 1.2}
+WEAK_FILL = "#ffffff"
+#: A schematic line (straight segments through OSM waypoints): dash-dot, unlike the states' dashes and dots.
+SCHEMATIC = {"dashArray": "14 5 2 5", "lineCap": "butt"}
 ADMIN_LEGACY = {"district": {"color": "#34495e", "weight": 2.0}, "ward": {"color": "#7f8c8d", "weight": 0.8}}
 ADMIN_REFORM = {"color": "#1f618d", "weight": 1.4}
 
@@ -92,10 +98,11 @@ def estate_style(spec: LayerSpec, properties: dict[str, Any]) -> dict[str, Any]:
     """Parks and clusters: coloured by status, sized by area, filled darker the more occupied."""
     color = palette_color(spec, properties.get("status"))
     filled = occupancy(properties)
+    weak = properties.get("location_confidence") == "weak"
     return {
         "color": color,
-        "fillColor": color,
-        "weight": 2,
+        "fillColor": WEAK_FILL if weak else color,
+        "weight": POINT_WEIGHTS.get(str(properties.get("geometry_quality")), 2),
         "radius": park_radius(properties.get("planned_area_ha")),
         "fillOpacity": 0.25 + 0.6 * min(filled, 100.0) / 100.0 if filled is not None else 0.35,
     }
@@ -103,7 +110,19 @@ def estate_style(spec: LayerSpec, properties: dict[str, Any]) -> dict[str, Any]:
 
 def transport_style(spec: LayerSpec, properties: dict[str, Any]) -> dict[str, Any]:
     color = palette_color(spec, properties.get("kind"))
-    return {"color": color, "weight": spec.style.weight, "fillColor": color, "radius": 7, "fillOpacity": 0.6}
+    return {
+        "color": color,
+        "weight": spec.style.weight,
+        "fillColor": color,
+        "radius": 7,
+        "fillOpacity": 0.6,
+        **pinned_style(properties),
+    }
+
+
+def pinned_style(properties: dict[str, Any]) -> dict[str, Any]:
+    """Style a feature keeps in every year, whatever its timeline state: a schematic line stays dash-dotted."""
+    return dict(SCHEMATIC) if properties.get("geometry_quality") == "schematic" else {}
 
 
 def zone_style(properties: dict[str, Any]) -> dict[str, Any]:

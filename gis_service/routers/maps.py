@@ -1,34 +1,43 @@
 """Folium maps as HTML pages: the index, the planning map to 2040 and one map per collection.
 
-Answers are pages, errors included (a 404 or 400 page with its message, not problem+json), each with a
-Content-Security-Policy computed from the page; Leaflet and its plugins come from ``/static``.
+Pages carry a Content-Security-Policy computed from the page (``html.response``); Leaflet and its plugins
+come from ``/static``. Errors (unknown collection 404, bad year 400 ...) are problem+json like the rest of the
+API.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from gis_service import repository
-from gis_service.dependencies import CatalogDep, ConnDep, SettingsDep, reject_unknown
-from gis_service.errors import GisServiceError
-from gis_service.maps import csp, pages
+from gis_service import html, repository
+from gis_service.auth.dependency import ReadableCollection, ReadableLayers
+from gis_service.dependencies import AsciiInt, CatalogDep, ConnDep, SettingsDep, reject_unknown
+from gis_service.maps import pages
 from gis_service.maps.assets import STATIC_DIR, Assets
 from gis_service.maps.build import build_map, render
-from gis_service.maps.data import MapRequest, fetch_async
+from gis_service.maps.data import PLANNING_LAYERS, UNIT_SETS, YEAR_RANGE, MapRequest, fetch_async
 from gis_service.responses import etag_for, not_modified
 
 router = APIRouter(prefix="/maps", tags=["Maps"])
-Year = Annotated[int | None, Query(description="Year the time control opens on, 2000-2060 (default 2040).")]
-Units = Annotated[str | None, Query(description="Choropleth units: legacy, legacy-wards or 2025 (default: in force).")]
-PAGE_CACHE = "no-cache"
+# Ranges and choices are documented here and checked by the page (a bad value gets an HTML error page).
+Year = Annotated[
+    AsciiInt | None,
+    Query(
+        description="Year the time control opens on (default 2040).",
+        json_schema_extra={"minimum": YEAR_RANGE[0], "maximum": YEAR_RANGE[1]},
+    ),
+]
+Units = Annotated[
+    str | None,
+    Query(description="Choropleth units (default: those in force).", json_schema_extra={"enum": list(UNIT_SETS)}),
+]
 
 
 @lru_cache(maxsize=1)
@@ -36,19 +45,6 @@ def code_version() -> str:
     """Changes when the map code or our static files change, so ETags do not outlive a deploy."""
     files = sorted([*FilePath(__file__).parent.parent.joinpath("maps").glob("*.py"), *STATIC_DIR.glob("*.*s")])
     return hashlib.sha1(b"".join(f.read_bytes() for f in files), usedforsecurity=False).hexdigest()[:12]
-
-
-def page(body: str, status: int = 200, *, image_hosts: tuple[str | None, ...] = ()) -> HTMLResponse:
-    headers = {"Content-Security-Policy": csp.policy(body, image_hosts=image_hosts), "Cache-Control": PAGE_CACHE}
-    return HTMLResponse(body, status_code=status, headers=headers)
-
-
-async def as_page(answer: Callable[[], Awaitable[Response]]) -> Response:
-    """Domain errors as HTML pages with their status (unknown collection 404, bad year 400 ...)."""
-    try:
-        return await answer()
-    except GisServiceError as exc:
-        return page(pages.error_html(exc), exc.status)
 
 
 async def map_page(
@@ -63,35 +59,36 @@ async def map_page(
     versions = await repository.layer_versions(conn)
     etag = etag_for(request.url.path, sorted(versions.items()), map_request, options, code_version())
     if not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": PAGE_CACHE})
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": html.PAGE_CACHE})
     data = await fetch_async(conn, catalog, map_request)
     body = await run_in_threadpool(lambda: render(build_map(data, options)))
-    response = page(body, image_hosts=(csp.origin(options.osm_url),))
+    response = html.response(body, image_hosts=(pages.origin(options.osm_url),))
     response.headers["ETag"] = etag
     return response
 
 
 @router.get("", operation_id="getMaps", summary="The maps (HTML)", response_class=HTMLResponse)
 async def maps_index(request: Request, catalog: CatalogDep, settings: SettingsDep) -> Response:
-    async def answer() -> Response:
-        reject_unknown(request, set())
-        return page(pages.index_html(catalog, settings))
-
-    return await as_page(answer)
+    reject_unknown(request, set())
+    return html.response(pages.index_html(catalog, settings))
 
 
 @router.get(
     "/planning-2040", operation_id="getPlanningMap", summary="Planning map to 2040 (HTML)", response_class=HTMLResponse
 )
 async def planning_map(
-    request: Request, conn: ConnDep, catalog: CatalogDep, settings: SettingsDep, year: Year = None, units: Units = None
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    readable: ReadableLayers,
+    year: Year = None,
+    units: Units = None,
 ) -> Response:
-    async def answer() -> Response:
-        reject_unknown(request, {"year", "units"})
-        map_request = pages.map_request(settings, year=year, units=units)
-        return await map_page(request, conn, catalog, map_request, pages.PLANNING_TITLE)
-
-    return await as_page(answer)
+    reject_unknown(request, {"year", "units"})
+    shown = tuple(spec.id for spec in readable.only(catalog.get(name) for name in PLANNING_LAYERS))
+    map_request = pages.map_request(settings, year=year, units=units, collections=shown)
+    return await map_page(request, conn, catalog, map_request, pages.PLANNING_TITLE)
 
 
 @router.get(
@@ -105,14 +102,10 @@ async def collection_map(
     conn: ConnDep,
     catalog: CatalogDep,
     settings: SettingsDep,
-    collectionId: Annotated[str, Path(description="Collection id (a table name, no dots).")],
+    spec: ReadableCollection,
     year: Year = None,
     units: Units = None,
 ) -> Response:
-    async def answer() -> Response:
-        reject_unknown(request, {"year", "units"})
-        spec = catalog.get(collectionId)
-        map_request = pages.map_request(settings, year=year, units=units, collections=(spec.id,))
-        return await map_page(request, conn, catalog, map_request, spec.title)
-
-    return await as_page(answer)
+    reject_unknown(request, {"year", "units"})
+    map_request = pages.map_request(settings, year=year, units=units, collections=(spec.id,))
+    return await map_page(request, conn, catalog, map_request, spec.title)

@@ -1,8 +1,10 @@
-/* Behaviour of the planning maps built by gis_service.maps (folium + Leaflet): panels, the time
- * control, search, the switch between unit sets and popups of vector-tile features.
+/* Behaviour of the planning maps built by gis_service.maps (folium + Leaflet): the layers, the layer
+ * control, panels, the time control, search, the switch between unit sets and popups of vector-tile features.
  *
- * Every HTML string this file inserts was escaped on the server (each feature carries its popup,
- * tooltip and label), except vector-tile attributes, which go through GisMaps.esc. No eval. */
+ * Everything that depends on data comes from the page's JSON block (<map id>-data), never from script
+ * text. HTML this file hands to Leaflet was escaped on the server: layer names and attributions (the
+ * fields ending in Html) and each feature's popup, tooltip and label. Other strings are text and are only
+ * ever set as textContent; vector-tile attributes go through GisMaps.esc. No eval. */
 (function () {
   "use strict";
   var G = (window.GisMaps = window.GisMaps || {});
@@ -26,6 +28,15 @@
       .replace(/[đĐ]/g, "d").toLowerCase().replace(/\s+/g, " ").trim();
   };
 
+  /* The page data of a map, parsed once from its JSON block. */
+  G.data = function (map) {
+    if (!map._gisData) {
+      var block = document.getElementById(map.getContainer().id + "-data");
+      map._gisData = JSON.parse(block ? block.textContent : "{}");
+    }
+    return map._gisData;
+  };
+
   G.panes = function (map) {
     Object.keys(PANES).forEach(function (name) {
       if (!map.getPane(name)) { map.createPane(name).style.zIndex = String(PANES[name]); }
@@ -41,6 +52,54 @@
     } else if (p.tooltip) {
       layer.bindTooltip(p.tooltip, { sticky: true, className: "gis-tooltip" });
     }
+  };
+
+  /* A Leaflet layer from its description (gis_service.maps.layers). */
+  G.makeLayer = function (d) {
+    if (d.kind === "group") { return L.layerGroup((d.layers || []).map(G.makeLayer)); }
+    if (d.kind === "xyz") {
+      return L.tileLayer(d.url, Object.assign({}, d.options, { attribution: d.attributionHtml || "" }));
+    }
+    if (d.kind === "vectortiles") {
+      var styles = {};
+      styles[d.layer] = G.parcelStyle;
+      return L.vectorGrid.protobuf(d.url, Object.assign({
+        vectorTileLayerStyles: styles, interactive: true, getFeatureId: G.tileFeatureId,
+        attribution: d.attributionHtml || ""
+      }, d.options));
+    }
+    var interactive = d.interactive !== false;
+    return L.geoJSON(d.data, {
+      pane: d.pane,
+      smoothFactor: d.smoothFactor,
+      interactive: interactive,
+      style: function (feature) { return (feature.properties || {}).style; },
+      pointToLayer: d.points ? function (feature, latlng) {
+        var look = (feature.properties || {}).style;
+        return L.circleMarker(latlng, Object.assign({ radius: 6, weight: 2, fill: true, pane: d.pane }, look));
+      } : undefined,
+      onEachFeature: interactive ? G.bindFeature : undefined
+    });
+  };
+
+  /* Every described layer, on the map when it is shown, and the layer control listing them. */
+  function addLayers(map, cfg) {
+    var layers = {}, control = L.control.layers(null, null, { position: "topright", collapsed: false });
+    (cfg.layers || []).forEach(function (d) {
+      var layer = G.makeLayer(d);
+      layers[d.role] = layer;
+      if (d.base) { control.addBaseLayer(layer, d.nameHtml); } else { control.addOverlay(layer, d.nameHtml); }
+      if (d.show) { layer.addTo(map); }
+    });
+    control.addTo(map);
+    return layers;
+  }
+
+  /* The minimap over our own district outlines (no tile request leaves the service). */
+  G.miniMap = function (map, options) {
+    var mini = G.data(map).minimap || { data: { type: "FeatureCollection", features: [] } };
+    var outline = L.geoJSON(mini.data, { style: mini.style, interactive: false });
+    return map.addControl(new L.Control.MiniMap(outline, options));
   };
 
   G.landUse = {};
@@ -89,7 +148,8 @@
           return;
         }
         if (!g.group.hasLayer(member)) { g.group.addLayer(member); }
-        if (member.setStyle) { member.setStyle(Object.assign({}, p.style, look)); }
+        /* p.pinned: what no state changes (a schematic line stays dash-dotted). */
+        if (member.setStyle) { member.setStyle(Object.assign({}, p.style, look, p.pinned)); }
         shown += 1;
       });
     });
@@ -150,28 +210,35 @@
     function reveal(entry) {
       if (!map.hasLayer(entry.group)) { map.addLayer(entry.group); }
       if (!entry.group.hasLayer(entry.member)) {
-        list.innerHTML = "<li class=\"gis-hint\">" + entry.p.name + ": not on the map in " +
-          G.esc(timeline.year) + " (" + G.esc(entry.member.gisState || "hidden") + ")</li>";
+        hint(entry.p.name + ": not on the map in " + timeline.year + " (" + (entry.member.gisState || "hidden") + ")");
         return;
       }
       var bounds = entry.member.getBounds ? entry.member.getBounds() : L.latLngBounds([entry.member.getLatLng()]);
       map.fitBounds(bounds, { maxZoom: 14, padding: [40, 40] });
       entry.member.openPopup();
     }
+    function hint(text) {
+      var item = document.createElement("li");
+      item.className = "gis-hint";
+      item.textContent = text;
+      list.replaceChildren(item);
+    }
     function show() {
       var q = G.fold(input.value);
-      list.innerHTML = "";
+      list.replaceChildren();
       if (q.length < 2) { return []; }
       var found = index.filter(function (e) { return e.key.indexOf(q) >= 0; }).slice(0, 8);
       found.forEach(function (entry) {
         var item = document.createElement("li"), button = document.createElement("button");
+        var code = document.createElement("small");
         button.type = "button";
-        button.innerHTML = entry.p.name + " <small>" + entry.p.code + "</small>";
+        code.textContent = entry.p.code;
+        button.append(entry.p.name + " ", code);
         button.addEventListener("click", function () { reveal(entry); });
         item.appendChild(button);
         list.appendChild(item);
       });
-      if (!found.length) { list.innerHTML = "<li class=\"gis-hint\">No match</li>"; }
+      if (!found.length) { hint("No match"); }
       return found;
     }
     input.addEventListener("input", show);
@@ -268,9 +335,11 @@
     }
   });
 
-  G.init = function (map, cfg, layers) {
+  G.init = function (map) {
+    var cfg = G.data(map);
     G.landUse = cfg.landUse || G.landUse;
     G.otherColor = cfg.otherColor || G.otherColor;
+    var layers = addLayers(map, cfg);
     cfg.panels.forEach(function (p) { panel(map, p.id, p.position); });
     var empty = cfg.empty && document.getElementById(cfg.empty);
     if (empty) { map.getContainer().appendChild(empty); empty.hidden = false; }
@@ -279,6 +348,7 @@
     searchControl(map, cfg, layers, timeline);
     tilePopups(map, cfg, layers);
     timeline.setYear(cfg.year);
+    if (cfg.bounds) { map.fitBounds(cfg.bounds); }
     map._gis = timeline;
     G.maps.push(map);
     document.documentElement.setAttribute("data-gis-ready", String(G.maps.length));
