@@ -74,6 +74,8 @@ class LayerSpec(BaseModel):
     license: str = ""
     style: StyleSpec = StyleSpec()
     keywords: list[str] = []
+    #: False: reading the collection (items, tiles, maps, downloads) needs a viewer grant.
+    public: bool = True
 
     @model_validator(mode="after")
     def _names_exist(self) -> LayerSpec:
@@ -100,7 +102,7 @@ class LayerSpec(BaseModel):
         prop = self.property(self.id_column)
         if prop is not None and prop.type == "string":
             return text
-        if not text.isdigit() or len(text) > 18:
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:
             raise FeatureNotFound(f"{self.id} has no feature {text!r}", parameter=parameter)
         return int(text)
 

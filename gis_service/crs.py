@@ -7,6 +7,9 @@ pick a different operation south of 11.04°N than north of it (0.8 m apart), so 
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,6 +41,8 @@ SRTEXT_9210 = (
 )
 
 OGC_CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+#: ``EPSG:`` and ASCII digits only (``int()`` would read ``EPSG:4_326`` or Arabic-Indic digits as 4326).
+EPSG_CODE = re.compile(r"EPSG:([0-9]{1,6})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,10 @@ def srid_of(crs: str) -> int:
     if upper in ("CRS84", "OGC:CRS84", "WGS84"):
         return 4326
     if upper.startswith("EPSG:"):
-        return int(text[5:])
+        match = EPSG_CODE.fullmatch(text)
+        if match is None:
+            raise ValueError(f"{crs!r} is not EPSG: followed by a code")
+        return int(match.group(1))
     if text in SUPPORTED:
         return SUPPORTED[text].srid
     raise KeyError(crs)
@@ -83,3 +91,17 @@ def pyproj_crs(srid: int) -> CRS:
 def to_wgs84(srid: int) -> Transformer:
     """lon/lat (x=lon) output, whatever the source CRS."""
     return Transformer.from_crs(pyproj_crs(srid), CRS.from_epsg(4326), always_xy=True)
+
+
+def inside_domain(srid: int, points: Sequence[tuple[float, float]]) -> bool:
+    """Whether every point (x, y in ``srid``) has a longitude and latitude: PostGIS refuses to transform a
+    point outside a projection's domain (XX000), so such input is the client's error, caught before SQL.
+    pyproj runs the same PROJ pipelines as the ``spatial_ref_sys`` rows, so both agree on the domain."""
+    if srid == 4326 or not points:
+        return True
+    xs, ys = zip(*points, strict=True)
+    lons, lats = to_wgs84(srid).transform(xs, ys, errcheck=False)
+    return all(
+        math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
+        for lon, lat in zip(lons, lats, strict=True)
+    )

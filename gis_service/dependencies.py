@@ -1,4 +1,9 @@
-"""Small named parsers and dependency aliases that read like the domain."""
+"""Small named parsers and dependency aliases that read like the domain.
+
+Every number and date a user sends is read strictly (ASCII digits, RFC 3339: :mod:`gis_service.literals`),
+here for query parameters and JSON bodies (``AsciiInt``, ``AsciiFloat``, ``AsciiDate``), in the CQL2
+translator for filter literals.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,64 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gis_service.catalog import Catalog, LayerSpec
-from gis_service.crs import OGC_CRS84, SUPPORTED, ServiceCrs, srid_of
+from gis_service.crs import OGC_CRS84, SUPPORTED, ServiceCrs, inside_domain, srid_of
 from gis_service.db import request_connection
 from gis_service.errors import InvalidParameter, UnknownParameter
+from gis_service.literals import (
+    YEAR,
+    boolean_value,
+    date_value,
+    datetime_value,
+    integer_value,
+    number_value,
+    shown,
+)
 from gis_service.queries import cql
 from gis_service.queries.features import ItemsQuery
 from gis_service.settings import Settings
+
+#: More property names than this in ``properties`` is a request to be refused, not a SQL function call
+#: with more arguments than PostgreSQL's 100.
+MAX_PROPERTIES = 50
+MAX_SORT_KEYS = 8
+
+
+def _pydantic(parse: Any) -> Any:
+    """A pydantic ``BeforeValidator`` from a strict parser: strings are parsed by it, its error explains."""
+
+    def validate(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse(value, parameter="value")
+        except InvalidParameter as exc:
+            raise ValueError(exc.detail.removeprefix("value: ")) from None
+
+    return BeforeValidator(validate)
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+#: Types for query parameters and JSON bodies: strict ASCII parsing, the OpenAPI type unchanged.
+AsciiInt = Annotated[int, _pydantic(integer_value)]
+AsciiFloat = Annotated[float, _pydantic(number_value), AfterValidator(_finite)]
+AsciiDate = Annotated[dt.date, _pydantic(date_value)]
+
+
+def plain_text_params(request: Request) -> None:
+    """PostgreSQL text cannot hold NUL: a ``%00`` in any path or query parameter is refused by name."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if "\x00" in name or "\x00" in str(value):
+            culprit = name if "\x00" not in name else name.replace("\x00", "\\x00")
+            raise InvalidParameter(f"{culprit}: NUL characters (%00) are not allowed", parameter=culprit)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -30,6 +84,7 @@ async def get_catalog(request: Request) -> Catalog:
 
 
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    plain_text_params(request)
     async with request_connection(request.app.state.engine) as conn:
         yield conn
 
@@ -50,24 +105,30 @@ CollectionDep = Annotated[LayerSpec, Depends(collection_param)]
 # ---- small named parsers -------------------------------------------------------------------------
 
 
-def bbox_query(text: str | None, *, parameter: str = "bbox", geographic: bool = True) -> tuple[float, ...] | None:
-    """4 or 6 finite numbers, min <= max (6: the two heights are dropped)."""
+def bbox_query(
+    text: str | None, *, parameter: str = "bbox", crs: ServiceCrs | None = None
+) -> tuple[float, float, float, float] | None:
+    """4 or 6 finite numbers in ``crs`` (CRS84 when None), min <= max (6: the heights are dropped); returned
+    x first. Lon/lat must be in range; a projected box must lie in its projection's domain."""
     if text is None:
         return None
     parts = text.split(",")
     if len(parts) not in (4, 6):
         raise InvalidParameter(f"{parameter} takes 4 or 6 numbers, got {len(parts)}", parameter=parameter)
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise InvalidParameter(f"{parameter} must be comma-separated numbers", parameter=parameter) from None
-    if not all(math.isfinite(v) for v in values):
-        raise InvalidParameter(f"{parameter} must be finite numbers", parameter=parameter)
+    values = [number_value(p.strip(), parameter=parameter) for p in parts]
     x1, y1, x2, y2 = (values[0], values[1], values[3], values[4]) if len(values) == 6 else values
+    if crs is not None and crs.lat_first:
+        x1, y1, x2, y2 = y1, x1, y2, x2
     if x1 > x2 or y1 > y2:
         raise InvalidParameter(f"{parameter} is inverted: the lower corner comes first", parameter=parameter)
-    if geographic and not (-180 <= x1 <= 180 and -180 <= x2 <= 180 and -90 <= y1 <= 90 and -90 <= y2 <= 90):
+    srid = 4326 if crs is None else crs.srid
+    if srid == 4326 and not (-180 <= x1 <= 180 and -180 <= x2 <= 180 and -90 <= y1 <= 90 and -90 <= y2 <= 90):
         raise InvalidParameter(f"{parameter} is outside longitude/latitude range", parameter=parameter)
+    if not inside_domain(srid, [(x1, y1), (x1, y2), (x2, y1), (x2, y2)]):
+        raise InvalidParameter(
+            f"{parameter} reaches outside the domain of EPSG:{srid} (no longitude/latitude there)",
+            parameter=parameter,
+        )
     return (x1, y1, x2, y2)
 
 
@@ -75,16 +136,11 @@ def _instant(text: str, *, end: bool) -> dt.date | None:
     if text in ("", ".."):
         return None
     text = text.removesuffix("T")  # GDAL sends "2025-07-01T" for a date-only comparison
-    try:
-        if "T" in text or " " in text:
-            return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-        if len(text) == 4 and text.isdigit():
-            return dt.date(int(text), 12, 31) if end else dt.date(int(text), 1, 1)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InvalidParameter(
-            f"datetime: {text!r} is not an RFC 3339 date or date-time", parameter="datetime"
-        ) from None
+    if YEAR.fullmatch(text):
+        return dt.date(int(text), 12, 31) if end else dt.date(int(text), 1, 1)
+    if len(text) <= 10:
+        return date_value(text, parameter="datetime")
+    return datetime_value(text, parameter="datetime").date()
 
 
 def datetime_query(text: str | None) -> tuple[dt.date | None, dt.date | None] | None:
@@ -92,6 +148,8 @@ def datetime_query(text: str | None) -> tuple[dt.date | None, dt.date | None] | 
     if text is None:
         return None
     if "/" not in text:
+        if text in ("", ".."):
+            raise InvalidParameter("datetime: an instant cannot be open; use start/end", parameter="datetime")
         day = _instant(text, end=False)
         return (day, _instant(text, end=True)) if len(text) == 4 else (day, day)
     start_text, _, end_text = text.partition("/")
@@ -118,50 +176,51 @@ def crs_query(text: str | None, *, parameter: str = "crs") -> ServiceCrs:
     if text.upper() == "EPSG:4326":
         return SUPPORTED["http://www.opengis.net/def/crs/EPSG/0/4326"]
     raise InvalidParameter(
-        f"{parameter} {text!r} is not supported; use one of {sorted(SUPPORTED)}", parameter=parameter
+        f"{parameter} {shown(text, 80)} is not supported; use one of {sorted(SUPPORTED)}", parameter=parameter
     )
 
 
 def names_query(text: str | None, allowed: list[str], *, parameter: str) -> tuple[str, ...] | None:
     if text is None:
         return None
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in allowed]
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if len(names) > MAX_PROPERTIES:
+        raise InvalidParameter(
+            f"{parameter}: {len(names)} names; at most {MAX_PROPERTIES} may be listed", parameter=parameter
+        )
+    unknown = [shown(n) for n in names if n not in allowed]
     if unknown:
-        raise InvalidParameter(f"{parameter}: unknown properties {unknown}", parameter=parameter)
+        raise InvalidParameter(f"{parameter}: unknown properties {', '.join(unknown[:5])}", parameter=parameter)
     return names
 
 
 def sortby_query(text: str | None, allowed: list[str]) -> tuple[tuple[str, bool], ...]:
     if text is None:
         return ()
-    keys = []
+    keys: dict[str, bool] = {}
     for raw in text.split(","):
         raw = raw.strip()
-        name = raw.lstrip("+-")
+        name = raw[1:] if raw[:1] in ("+", "-") else raw
         if name not in allowed:
-            raise InvalidParameter(f"sortby: {name!r} is not a sortable property", parameter="sortby")
-        keys.append((name, raw.startswith("-")))
-    return tuple(keys)
+            raise InvalidParameter(f"sortby: {shown(name)} is not a sortable property", parameter="sortby")
+        keys.setdefault(name, raw.startswith("-"))
+    if len(keys) > MAX_SORT_KEYS:
+        raise InvalidParameter(f"sortby: at most {MAX_SORT_KEYS} keys", parameter="sortby")
+    return tuple(keys.items())
 
 
 def typed_value(spec: LayerSpec, name: str, text: str) -> Any:
+    """A ``name=value`` property filter, typed like the property."""
     prop = spec.property(name)
     kind = prop.type if prop else "string"
-    try:
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError(text)
-            return value
-        if kind == "boolean":
-            return {"true": True, "false": False}[text.lower()]
-        if kind == "date":
-            return dt.date.fromisoformat(text)
-    except (KeyError, ValueError):
-        raise InvalidParameter(f"{name}: {text!r} is not a valid {kind}", parameter=name) from None
+    if kind == "integer":
+        return integer_value(text, parameter=name)
+    if kind == "number":
+        return number_value(text, parameter=name)
+    if kind == "boolean":
+        return boolean_value(text, parameter=name)
+    if kind == "date":
+        return date_value(text, parameter=name)
     return text
 
 
@@ -195,8 +254,8 @@ class ItemsParams:
         bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (or 6 numbers with heights).")] = None,
         bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (default CRS84).")] = None,
         datetime: Annotated[str | None, Query(description="Instant or interval (`2025-07-01`, `2020/..`).")] = None,
-        limit: Annotated[int | None, Query(description="Page size (larger values are clamped).")] = None,
-        offset: Annotated[int, Query(ge=0, description="Features to skip.")] = 0,
+        limit: Annotated[AsciiInt | None, Query(description="Page size (larger values are clamped).")] = None,
+        offset: Annotated[AsciiInt, Query(ge=0, description="Features to skip.")] = 0,
         properties: Annotated[str | None, Query(description="Comma-separated properties to return.")] = None,
         sortby: Annotated[str | None, Query(description="Comma-separated keys, `-` for descending.")] = None,
         q: Annotated[str | None, Query(max_length=200, description="Name search, with or without diacritics.")] = None,
@@ -230,12 +289,12 @@ class ItemsParams:
         if limit <= 0:
             raise InvalidParameter("limit must be a positive integer", parameter="limit")
         bbox_crs = crs_query(self.bbox_crs, parameter="bbox-crs")
-        bbox = bbox_query(self.bbox, geographic=bbox_crs.srid == 4326)
-        if bbox is not None and bbox_crs.lat_first:
-            bbox = (bbox[1], bbox[0], bbox[3], bbox[2])
+        bbox = bbox_query(self.bbox, crs=bbox_crs)
         out = crs_query(self.crs)
+        if self.datetime is not None and spec.temporal is None:
+            raise InvalidParameter(f"datetime: {spec.id} has no time field to select on", parameter="datetime")
         return ItemsQuery(
-            bbox=bbox,  # type: ignore[arg-type]
+            bbox=bbox,
             bbox_srid=bbox_crs.srid,
             interval=datetime_query(self.datetime),
             equals=equals,

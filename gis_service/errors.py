@@ -13,6 +13,8 @@ class GisServiceError(Exception):
 
     status: int = 500
     title: str = "Internal error"
+    #: Seconds a client should wait before trying again (a ``Retry-After`` header); None: no header.
+    retry_after: int | None = None
 
     def __init__(self, detail: str, *, parameter: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -48,6 +50,13 @@ class InvalidFilter(InvalidParameter):
     title = "Invalid filter"
 
 
+class InvalidValue(InvalidParameter):
+    """A value the parsers let through that PostgreSQL/PostGIS refused (a data exception, an unsupported
+    feature, a geometry PostGIS cannot read or transform): still the client's error, so a 400."""
+
+    title = "Invalid value"
+
+
 class NotFound(GisServiceError):
     status = 404
     title = "Not found"
@@ -62,6 +71,20 @@ class UnknownCollection(NotFound):
 
 class FeatureNotFound(NotFound):
     title = "Feature not found"
+
+
+class NotAuthenticated(GisServiceError):
+    """No credentials where they are needed, or credentials that do not hold (answered with WWW-Authenticate)."""
+
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(GisServiceError):
+    """Valid credentials without the grant this needs."""
+
+    status = 403
+    title = "Forbidden"
 
 
 class PayloadTooLarge(GisServiceError):
@@ -80,8 +103,19 @@ class QueryTimeout(GisServiceError):
 
 
 class DatabaseUnavailable(GisServiceError):
+    """Refused, starting up, shutting down or gone mid-request: a retry soon is likely to work."""
+
     status = 503
     title = "Database unavailable"
+    retry_after = 2
+
+
+class ServiceBusy(GisServiceError):
+    """No database connection or admission slot freed up within the configured wait."""
+
+    status = 503
+    title = "Service busy"
+    retry_after = 1
 
 
 class LoadError(GisServiceError):

@@ -9,9 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis_service.errors import GisServiceError, status_title
-from gis_service.responses import ProblemResponse
+from gis_service.responses import ProblemResponse, allowed_methods
 
 log = logging.getLogger("gis_service")
+BODY_PARSE_ERROR = "There was an error parsing the body"
+GENERIC_DETAILS = {
+    404: "no resource at {path!r}; the landing page (/) links to everything the service offers",
+    405: "{method} is not allowed on {path!r} (the Allow header lists what is)",
+}
 
 
 def _problem(request: Request, status: int, title: str, detail: str, **extra: object) -> ProblemResponse:
@@ -28,22 +33,34 @@ def _problem(request: Request, status: int, title: str, detail: str, **extra: ob
 
 async def _service_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, GisServiceError)
-    return ProblemResponse(exc.problem(request.url.path), status_code=exc.status)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return ProblemResponse(exc.problem(request.url.path), status_code=exc.status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
-    loc = [str(p) for p in first.get("loc", ())]
-    parameter = loc[-1] if loc else None
-    detail = f"{parameter}: {first.get('msg', 'invalid value')}" if parameter else str(first.get("msg"))
+    # ("query", "lat"), ("body", "types", 3), ("body", 12) for a JSON syntax error: the innermost name.
+    names = [str(p) for p in first.get("loc", ()) if isinstance(p, str)]
+    parameter = names[-1] if names else None
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    detail = f"{parameter}: {message}" if parameter else message
     return _problem(request, 400, "Invalid parameter", detail, parameter=parameter)
 
 
 async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else status_title(exc.status_code)
-    return _problem(request, exc.status_code, status_title(exc.status_code), detail)
+    extra = {}
+    if detail == BODY_PARSE_ERROR:  # FastAPI's answer when reading the JSON body fails (e.g. nested too deep)
+        detail, extra = "body: the JSON cannot be read (malformed, or nested too deeply)", {"parameter": "body"}
+    elif detail == status_title(exc.status_code):  # Starlette's bare "Not Found", "Method Not Allowed"
+        detail = GENERIC_DETAILS.get(exc.status_code, detail).format(method=request.method, path=request.url.path)
+    response = _problem(request, exc.status_code, status_title(exc.status_code), detail, **extra)
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # Allow lists every method of the path (RFC 9110)
+        response.headers["Allow"] = allowed_methods(request, response.headers.get("Allow", ""))
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:

@@ -26,7 +26,8 @@ class HeadAsGet:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413 before anything reads them."""
+    """Refuse request bodies over ``max_bytes`` with 413, and bodies that are not JSON with 415, before
+    anything reads them (every body the service takes is JSON: ``application/json`` or ``*/*+json``)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -36,9 +37,14 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await _too_large(scope, send, self.max_bytes)
+            return
+        has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
+        if has_body and not _is_json(headers.get(b"content-type", b"")):
+            await _refuse(scope, send, 415, "Unsupported media type", "the request body must be application/json")
             return
         received = 0
 
@@ -60,13 +66,23 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";")[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
 async def _too_large(scope: Scope, send: Send, max_bytes: int) -> None:
+    await _refuse(scope, send, 413, "Payload too large", f"the request body is larger than {max_bytes} bytes")
+
+
+async def _refuse(scope: Scope, send: Send, status: int, title: str, detail: str) -> None:
+    kind = "".join(word.capitalize() for word in title.split())
     body = orjson.dumps(
         {
-            "type": "about:blank#PayloadTooLarge",
-            "title": "Payload too large",
-            "status": 413,
-            "detail": f"the request body is larger than {max_bytes} bytes",
+            "type": f"about:blank#{kind}",
+            "title": title,
+            "status": status,
+            "detail": detail,
             "parameter": "body",
             "instance": scope["path"],
         }
@@ -74,7 +90,7 @@ async def _too_large(scope: Scope, send: Send, max_bytes: int) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -35,6 +36,19 @@ class GeoJSONResponse(FastJSON):
 
 class ProblemResponse(FastJSON):
     media_type = PROBLEM
+
+
+def allowed_methods(request: Request, fallback: str) -> str:
+    """The ``Allow`` value of the request's path: every method the API document gives the path (a 405 from
+    the router names only the methods of the first route that matched it); ``fallback`` for other paths."""
+    methods: set[str] = set()
+    for template, item in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in item}
+    if "GET" in methods:
+        methods.add("HEAD")  # answered as GET without a body (middleware.HeadAsGet)
+    return ", ".join(sorted(methods)) or fallback
 
 
 def etag_for(*parts: object) -> str:

@@ -177,12 +177,12 @@ def test_bbox_crs_in_utm(client: TestClient) -> None:
 
 def test_csv_geojsonseq_and_geopackage(client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
     rows = {r["id"]: r for r in csv.DictReader(io.StringIO(client.get(ITEMS, params={"f": "csv"}).text))}
-    assert len(rows) == 34
+    assert len(rows) == 36
     assert rows["VSIP1"]["geometry_wkt"].startswith("POINT(106.7")
     assert rows["RIV"]["geometry_wkt"] == ""
     seq = client.get(ITEMS, params={"f": "geojsonseq"})
     records = [r for r in seq.text.split("\x1e") if r.strip()]
-    assert seq.headers["content-type"].startswith("application/geo+json-seq") and len(records) == 34
+    assert seq.headers["content-type"].startswith("application/geo+json-seq") and len(records) == 36
     gpkg = client.get(ITEMS, params={"f": "gpkg", "status": "operating"})
     path = tmp_path / "parks.gpkg"
     path.write_bytes(gpkg.content)
@@ -194,8 +194,8 @@ def test_csv_geojsonseq_and_geopackage(client: TestClient, tmp_path) -> None:  #
 
 
 def test_features_without_location_are_listed_with_null_geometry(client: TestClient) -> None:
-    feature = client.get("/collections/transport_projects/items/RR3").json()
-    assert feature["geometry"] is None and feature["properties"]["kind"] == "ring road"
+    feature = client.get("/collections/transport_projects/items/HCM_CTDH").json()
+    assert feature["geometry"] is None and feature["properties"]["kind"] == "national highway"
 
 
 def test_head_and_cors(client: TestClient) -> None:
@@ -239,6 +239,32 @@ BAD = [
     ("established_year", {"established_year": "20x5"}, 400),
     ("evil", {"evil": "1"}, 400),
     ("f", {"f": "xml"}, 400),
+    # strict parsers: no underscores, no non-ASCII digits, no ISO week dates, nothing beyond 64 bits
+    ("established_year", {"established_year": "1_06"}, 400),
+    ("established_year", {"established_year": "\u0661\u0669\u0669\u0666"}, 400),
+    ("established_year", {"established_year": "36893488147419103232"}, 400),
+    ("planned_area_ha", {"planned_area_ha": "1_0"}, 400),
+    ("limit", {"limit": "1_0"}, 400),
+    ("bbox", {"bbox": "1_06,10,107,11"}, 400),
+    ("datetime", {"datetime": "2020-W01-1"}, 400),
+    ("datetime", {"datetime": "2020-001"}, 400),
+    ("bbox-crs", {"bbox": "1,2,3,4", "bbox-crs": "EPSG:4_326"}, 400),
+    ("bbox", {"bbox": "-1e30,-1e30,1e30,1e30", "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3405"}, 400),
+    ("properties", {"properties": ",".join(f"p{i}" for i in range(51))}, 400),
+    ("q", {"q": "a\x00b"}, 400),
+    ("status", {"status": "a\x00b"}, 400),
+    ("filter", {"filter": "name = 'a\x00b'"}, 400),
+    ("filter", {"filter": "geom = 5"}, 400),
+    ("filter", {"filter": "name = planned_area_ha"}, 400),
+    ("filter", {"filter": "established_year = 36893488147419103232"}, 400),
+    ("filter", {"filter": "name LIKE 'abc\\'"}, 400),
+    ("filter", {"filter": "S_INTERSECTS(geom)"}, 400),
+    ("filter", {"filter": "S_INTERSECTS(geom, POLYGON EMPTY)"}, 400),
+    ("filter", {"filter": "S_INTERSECTS(geom, POLYGON((106 10, 107 10, 107 11, 106 11)))"}, 400),
+    ("filter", {"filter": "T_AFTER(established_year, DATE('2020-01-01'))"}, 400),
+    ("filter", {"filter": "{}", "filter-lang": "cql2-json"}, 400),
+    ("filter", {"filter": '{"op": "nosuch", "args": [1]}', "filter-lang": "cql2-json"}, 400),
+    ("filter", {"filter": "NOT " * 4500 + "planned_area_ha > 1"}, 400),
 ]
 
 
@@ -248,6 +274,43 @@ def test_bad_input_is_a_clear_problem(client: TestClient, parameter: str, params
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["parameter"] == parameter
+
+
+def test_datetime_on_a_layer_without_time_is_refused(client: TestClient) -> None:
+    response = client.get("/collections/rivers/items", params={"datetime": "2020-01-01"})
+    assert response.status_code == 400 and response.json()["parameter"] == "datetime"
+
+
+def test_a_boolean_property_compares_with_booleans_only(client: TestClient) -> None:
+    response = client.get("/collections/parcels/items", params={"filter": "synthetic = 'maybe'"})
+    assert response.status_code == 400 and response.json()["parameter"] == "filter"
+    assert client.get("/collections/parcels/items", params={"filter": "synthetic = TRUE"}).status_code == 200
+
+
+def test_non_ascii_digits_are_no_feature_id(client: TestClient) -> None:
+    assert client.get("/collections/admin_units/items/1").status_code == 200
+    response = client.get("/collections/admin_units/items/\u0661")  # Arabic-Indic one
+    assert response.status_code == 404 and response.json()["parameter"] == "featureId"
+
+
+def test_a_feature_id_with_a_slash_is_fetched_through_percent_2f(client: TestClient, bundled: Engine) -> None:
+    code = "PZ/2040/Z-01"
+    square = "MULTIPOLYGON(((106.70 10.90, 106.71 10.90, 106.71 10.91, 106.70 10.91, 106.70 10.90)))"
+    with bundled.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO planning_zones (code, plan, zone_type, geom, geometry_quality, source) "
+                "VALUES (:code, 'test', 'industrial', ST_GeomFromText(:wkt, 4326), 'schematic', 'test')"
+            ),
+            {"code": code, "wkt": square},
+        )
+    try:
+        response = client.get("/collections/planning_zones/items/PZ%2F2040%2FZ-01")
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == code
+    finally:
+        with bundled.begin() as conn:
+            conn.execute(text("DELETE FROM planning_zones WHERE code = :code"), {"code": code})
 
 
 def test_offset_beyond_the_end_is_an_empty_page(client: TestClient) -> None:

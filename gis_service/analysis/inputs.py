@@ -11,10 +11,14 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from gis_service.errors import InvalidParameter, PayloadTooLarge
+from gis_service.geojson import bare_geometry, check_geometry
 
 #: Former Binh Duong with a margin of about 10 km; points outside are not ours to answer.
 REGION = (106.2, 10.75, 107.1, 11.6)
 MAX_RADIUS_M = 50_000.0
+#: Below a centimetre a distance means nothing here, and PostgreSQL's float arithmetic refuses subnormal
+#: numbers such as 5e-324 ("value out of range: underflow").
+MIN_RADIUS_M = 0.01
 MAX_CORRIDOR_M = 1_000.0
 MAX_VERTICES = 10_000
 MAX_GEOMETRY_BYTES = 1_000_000
@@ -29,19 +33,26 @@ def in_region(lon: float, lat: float) -> tuple[float, float]:
 
 
 def radius(metres: float, *, parameter: str = "distance_m") -> float:
-    if not math.isfinite(metres) or metres <= 0 or metres > MAX_RADIUS_M:
-        raise InvalidParameter(f"{parameter} must be > 0 and <= {MAX_RADIUS_M:.0f} m", parameter=parameter)
+    if not math.isfinite(metres) or not MIN_RADIUS_M <= metres <= MAX_RADIUS_M:
+        raise InvalidParameter(
+            f"{parameter} must be between {MIN_RADIUS_M} and {MAX_RADIUS_M:.0f} m", parameter=parameter
+        )
     return metres
 
 
 def corridor_width(metres: float) -> float:
-    if not math.isfinite(metres) or metres <= 0 or metres > MAX_CORRIDOR_M:
-        raise InvalidParameter(f"width_m must be > 0 and <= {MAX_CORRIDOR_M:.0f} m", parameter="width_m")
+    if not math.isfinite(metres) or not MIN_RADIUS_M <= metres <= MAX_CORRIDOR_M:
+        raise InvalidParameter(
+            f"width_m must be between {MIN_RADIUS_M} and {MAX_CORRIDOR_M:.0f} m", parameter="width_m"
+        )
     return metres
 
 
 def geometry(value: Any, *, parameter: str = "geometry") -> str:
-    """A posted GeoJSON geometry: bounded size and vertices, finite, valid, in the region. Returns GeoJSON text."""
+    """A posted GeoJSON geometry: well formed (a geometry, not a Feature; bounded nesting), bounded size and
+    vertices, finite, valid, in the region. Returns GeoJSON text."""
+    check_geometry(value, parameter=parameter, max_vertices=MAX_VERTICES)
+    value = bare_geometry(value)
     raw = orjson.dumps(value)
     if len(raw) > MAX_GEOMETRY_BYTES:
         raise PayloadTooLarge(

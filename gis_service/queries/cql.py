@@ -1,23 +1,58 @@
 """CQL2 (text or JSON) -> a SQLAlchemy boolean expression with bound values only.
 
 Parsing is done by the ``cql2`` library; both encodings are reduced to CQL2-JSON and translated here.
-Property names are checked against the collection's queryables. Size and nesting are limited *before*
-parsing: a deeply nested filter can overflow a recursive parser's stack and take the whole process down.
+Property names are checked against the collection's queryables and every value against its property's
+type, so a filter the database could not run is a 400 here, never a database error.
+
+``cql2`` parses (Rust, pest) and converts (pyo3) recursively: input nested deeply enough overflows the
+native stack and the process dies of SIGSEGV, which no ``except`` can catch. Measured with cql2 0.6 on an
+8 MiB stack, in the levels :func:`nesting` and :func:`json_nesting` count (``python -m
+tests.hostile.cql_crash`` measures again), it dies at 1,552 nested parentheses or arrays, 2,208 levels of
+parenthesised arithmetic, 3,104 nested function calls, 3,456 NOTs or unary minuses, 3,904 chained
+comparisons, 9,088 chained additions, 16,384 ANDs/ORs in a row, and 5,888 nested CQL2-JSON operators
+(orjson refuses JSON nested beyond 1,024 levels before that). So before the library sees a filter, it is
+scanned without recursion for what makes the parser recurse, and refused above ``max_depth`` levels (64
+by default, never more than :data:`DEPTH_CEILING`) or :data:`MAX_LOGICAL` ANDs/ORs. These exact bounds
+stay far below every crash, so the parse runs in the request's own process; no construct was found that
+crashes the library under them (``tests/hostile/test_cql_bounds.py`` checks 4x the ceiling).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from collections.abc import Callable
 from typing import Any
 
 import cql2
 import orjson
-from sqlalchemy import Integer, and_, between, func, literal, not_, null, or_, true
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    and_,
+    between,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    true,
+)
 from sqlalchemy.sql.expression import ColumnElement
 
 from gis_service.catalog import LayerSpec
-from gis_service.errors import InvalidFilter
+from gis_service.crs import inside_domain
+from gis_service.errors import InvalidFilter, InvalidParameter
+from gis_service.geojson import bare_geometry, check_geometry
+from gis_service.literals import INT64, date_value, datetime_value, shown
 from gis_service.queries.tables import geom_col, layer_table
 
 Expr = ColumnElement[Any]
@@ -39,40 +74,179 @@ SPATIAL = {
     "s_crosses": "ST_Crosses",
     "s_contains": "ST_Contains",
 }
+TEMPORAL = (
+    "t_before",
+    "t_after",
+    "t_meets",
+    "t_metby",
+    "t_equals",
+    "t_intersects",
+    "t_disjoint",
+    "t_during",
+    "t_contains",
+)
+ARITY = {
+    "not": 1,
+    "isNull": 1,
+    "like": 2,
+    "between": 3,
+    "in": 2,
+    **dict.fromkeys([*COMPARISONS, *SPATIAL, *TEMPORAL], 2),
+}
 GEOMETRY_NAMES = ("geom", "geometry")
+#: Type families of the catalogue's columns and of the literals built here (DateTime before Date).
+KINDS: tuple[tuple[str, Any], ...] = (
+    ("geometry", Geometry),
+    ("boolean", Boolean),
+    ("timestamp", DateTime),
+    ("date", Date),
+    ("string", String),
+    ("number", (Integer, Float, Numeric)),
+)
+#: Hard ceiling of the configurable depth: 6x below the shallowest crash measured (1,552 parentheses).
+DEPTH_CEILING = 256
+#: ANDs and ORs in one filter (16x below the crash of a flat chain); longer lists are what IN is for.
+MAX_LOGICAL = 1_000
+MAX_LITERAL_POSITIONS = 10_000
+
+#: Tokens of CQL2 text, enough to follow nesting: strings and quoted identifiers are skipped whole (an
+#: unterminated one runs to the end), so parentheses inside them do not count.
+TOKEN = re.compile(
+    r"""(?P<string>'(?:[^']|'')*'?)
+      | (?P<quoted>"(?:[^"]|"")*"?)
+      | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+      | (?P<word>[A-Za-z_][A-Za-z0-9_:.]*)
+      | (?P<open>[(\[])
+      | (?P<close>[)\]])
+      | (?P<comma>,)
+      | (?P<op><>|<=|>=|!=|[-=<>+*/%^])
+      | (?P<space>\s+)
+      | (?P<other>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+LOGICAL_WORDS = frozenset({"AND", "OR"})
+#: Words that build one more level over what follows or precedes them (NOT, comparisons, DIV).
+NESTING_WORDS = frozenset({"NOT", "LIKE", "BETWEEN", "IN", "IS", "DIV"})
 
 
-def nesting_depth(text: str) -> int:
-    depth = deepest = 0
-    for char in text:
-        if char in "([{":
-            depth += 1
+def nesting(text: str) -> tuple[int, int]:
+    """(deepest nesting, ANDs and ORs) of CQL2 text, found without parsing or recursion.
+
+    A parenthesis (of a group, a function call, a list or a geometry) opens a level; within it, every NOT,
+    unary minus, comparison and arithmetic operator since the last AND, OR or comma nests one more (chains
+    of them are parsed as nested trees); AND and OR chains are flat, counted apart."""
+    bases, chains = [0], [0]
+    deepest = logical = 0
+    for match in TOKEN.finditer(text):
+        kind, word = match.lastgroup, match.group().upper()
+        if kind == "open":
+            bases.append(bases[-1] + chains[-1] + 1)
+            chains.append(0)
+        elif kind == "close" and len(bases) > 1:
+            bases.pop()
+            chains.pop()
+        elif kind == "comma" or (kind == "word" and word in LOGICAL_WORDS):
+            logical += kind == "word"
+            chains[-1] = 0
+        elif kind == "op" or (kind == "word" and word in NESTING_WORDS):
+            chains[-1] += 1
+        deepest = max(deepest, bases[-1] + chains[-1])
+    return deepest, logical
+
+
+def json_nesting(value: Any) -> tuple[int, int]:
+    """(deepest nesting, ANDs and ORs) of CQL2-JSON: every object and array is a level (an operator's
+    ``args`` array belongs to its object), walked with an explicit stack. Refuses NUL in any string (a
+    ``\\u0000`` escape), which PostgreSQL text cannot hold."""
+    deepest = logical = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, str) and "\x00" in node:
+            raise InvalidFilter("filter: NUL characters (\\u0000) are not allowed", parameter="filter")
+        if isinstance(node, dict):
+            pending.extend((key, depth) for key in node)
             deepest = max(deepest, depth)
-        elif char in ")]}":
-            depth -= 1
-    return deepest
+            args = node.get("args")
+            if node.get("op") in ("and", "or") and isinstance(args, list):
+                logical += max(len(args) - 1, 0)
+            for key, child in node.items():
+                if key == "args" and isinstance(child, list):
+                    pending.extend((item, depth + 1) for item in child)
+                else:
+                    pending.append((child, depth + 1))
+        elif isinstance(node, list):
+            deepest = max(deepest, depth)
+            pending.extend((item, depth + 1) for item in node)
+    return deepest, logical
+
+
+def _check_size(deepest: int, logical: int, max_depth: int) -> None:
+    if deepest > max_depth:
+        raise InvalidFilter(
+            f"filter nests {deepest} levels deep (parentheses, NOT, function calls, operators, arrays); "
+            f"the limit is {max_depth}",
+            parameter="filter",
+        )
+    if logical > MAX_LOGICAL:
+        raise InvalidFilter(
+            f"filter has {logical} AND/OR operators; the limit is {MAX_LOGICAL} (use IN for lists)",
+            parameter="filter",
+        )
 
 
 def parse(text: str, lang: str | None, *, max_chars: int, max_depth: int) -> dict[str, Any]:
-    """Check size and depth, then parse with cql2 into CQL2-JSON."""
+    """Check size, nesting and characters, then parse with cql2 into CQL2-JSON."""
     if len(text) > max_chars:
         raise InvalidFilter(f"filter is {len(text)} characters; the limit is {max_chars}", parameter="filter")
-    if nesting_depth(text) > max_depth:
-        raise InvalidFilter(f"filter nests deeper than {max_depth} levels", parameter="filter")
-    lang = lang or ("cql2-json" if text.lstrip().startswith("{") else "cql2-text")
+    if "\x00" in text:
+        raise InvalidFilter("filter: NUL characters (%00) are not allowed", parameter="filter")
+    max_depth = min(max_depth, DEPTH_CEILING)
+    if lang is None:
+        lang = "cql2-json" if text.lstrip().startswith("{") else "cql2-text"
+    if lang not in ("cql2-text", "cql2-json"):
+        raise InvalidFilter(f"filter-lang {shown(lang)} is not cql2-text or cql2-json", parameter="filter-lang")
     try:
         if lang == "cql2-json":
-            expr = cql2.Expr(orjson.loads(text))
-        elif lang == "cql2-text":
-            expr = cql2.parse_text(text)
+            value = orjson.loads(text)
+            _check_size(*json_nesting(value), max_depth)
+            expr = cql2.Expr(value)
         else:
-            raise InvalidFilter(f"filter-lang {lang!r} is not cql2-text or cql2-json", parameter="filter-lang")
-        ast: dict[str, Any] = expr.to_json()
-    except (ValueError, cql2.ParseError, cql2.ValidationError, orjson.JSONDecodeError) as exc:
-        raise InvalidFilter(f"cannot parse the filter: {exc}", parameter="filter") from exc
+            _check_size(*nesting(text), max_depth)
+            expr = cql2.parse_text(text)
+        ast: Any = expr.to_json()
+    except InvalidFilter:
+        raise
+    except orjson.JSONDecodeError as exc:
+        raise InvalidFilter(f"filter is not JSON: {exc}", parameter="filter") from exc
+    except Exception as exc:  # cql2 raises ParseError, ValidationError and bare Exceptions (from pyo3)
+        raise InvalidFilter(f"cannot parse the filter: {_first_line(exc)}", parameter="filter") from exc
+    except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise InvalidFilter("cannot parse the filter", parameter="filter") from None
     if not isinstance(ast, dict):
         raise InvalidFilter("the filter is not a boolean expression", parameter="filter")
     return ast
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines)[:300] or type(exc).__name__
+
+
+def kind_of(expr: Expr) -> str:
+    """The family of a SQL expression's type: number, string, boolean, date, timestamp or geometry."""
+    sql_type = expr.type
+    for kind, types in KINDS:
+        if isinstance(sql_type, types):
+            return kind
+    return "unknown"
+
+
+def family(kind: str | None) -> str | None:
+    """Dates and timestamps compare with each other (PostgreSQL casts the date)."""
+    return "time" if kind in ("date", "timestamp") else kind
 
 
 class Translator:
@@ -86,114 +260,230 @@ class Translator:
     def __call__(self, node: Any) -> Expr:
         if isinstance(node, bool):
             return true() if node else not_(true())
-        if not isinstance(node, dict) or "op" not in node:
-            raise InvalidFilter("expected a predicate in the filter", parameter="filter")
-        return self.predicate(node["op"], node.get("args", []))
+        if isinstance(node, dict) and "property" in node:
+            column = self.column(node["property"])
+            if kind_of(column) != "boolean":
+                raise self.error(f"{shown(str(node['property']))} is not a boolean property; compare it")
+            return column
+        if not isinstance(node, dict) or not isinstance(node.get("op"), str):
+            raise self.error("expected a predicate (a comparison, a spatial or temporal test, AND/OR/NOT)")
+        op, args = node["op"], node.get("args")
+        if not isinstance(args, list):
+            raise self.error(f"{shown(op)} needs an args array")
+        return self.predicate(op, args)
+
+    @staticmethod
+    def error(detail: str) -> InvalidFilter:
+        return InvalidFilter(f"filter: {detail}", parameter="filter")
 
     def predicate(self, op: str, args: list[Any]) -> Expr:
         if op in ("and", "or"):
+            if not args:
+                raise self.error(f"{op.upper()} needs at least one argument")
             parts = [self(a) for a in args]
             return and_(*parts) if op == "and" else or_(*parts)
+        if op in ARITY and len(args) != ARITY[op]:
+            raise self.error(f"{op.upper()} takes {ARITY[op]} arguments, got {len(args)}")
         if op == "not":
             return not_(self(args[0]))
         if op in COMPARISONS:
             lhs, rhs = self.operands(args[0], args[1])
             return COMPARISONS[op](lhs, rhs)
         if op == "like":
-            return self.value(args[0]).like(self.value(args[1]))
+            return self.like(args[0], args[1])
         if op == "between":
             subject = self.value(args[0])
             return between(subject, self.value(args[1], subject), self.value(args[2], subject))
         if op == "in":
-            subject = self.value(args[0])
-            return subject.in_([self.value(v, subject) for v in args[1]])
+            return self.member(args[0], args[1])
         if op == "isNull":
-            return self.value(args[0]).is_(null())
+            return self.value(args[0], allow_geometry=True).is_(null())
         if op in SPATIAL:
             return getattr(func, SPATIAL[op])(self.geometry(args[0]), self.geometry(args[1]))
-        if op.startswith("t_"):
+        if op in TEMPORAL:
             return self.temporal(op, args)
-        raise InvalidFilter(f"operator {op!r} is not supported", parameter="filter")
+        raise self.error(f"operator {shown(op)} is not supported")
 
     def operands(self, a: Any, b: Any) -> tuple[Expr, Expr]:
+        """Both sides of a comparison, a literal typed like the property on the other side."""
+        if self.is_literal(a) and not self.is_literal(b):
+            rhs = self.value(b)
+            return self.value(a, rhs), rhs
         lhs = self.value(a)
         return lhs, self.value(b, lhs)
 
-    def value(self, node: Any, like: Expr | None = None) -> Expr:
+    @staticmethod
+    def is_literal(node: Any) -> bool:
+        return not isinstance(node, dict) or not ({"property", "op"} & node.keys())
+
+    def like(self, subject_node: Any, pattern_node: Any) -> Expr:
+        subject = self.value(subject_node)
+        if kind_of(subject) != "string":
+            raise self.error("LIKE applies to text properties")
+        pattern = self.value(pattern_node, subject)
+        text = pattern_node
+        while isinstance(text, dict) and text.get("op") in ("casei", "accenti") and text.get("args"):
+            text = text["args"][0]
+        if isinstance(text, str) and (len(text) - len(text.rstrip("\\"))) % 2:
+            raise self.error("a LIKE pattern must not end with a lone backslash (the escape character)")
+        return subject.like(pattern)
+
+    def member(self, subject_node: Any, values: Any) -> Expr:
+        if not isinstance(values, list) or not values:
+            raise self.error("IN needs a non-empty list of values")
+        subject = self.value(subject_node)
+        return subject.in_([self.value(v, subject) for v in values])
+
+    def value(self, node: Any, like: Expr | None = None, *, allow_geometry: bool = False) -> Expr:
         if isinstance(node, dict):
             if "property" in node:
-                return self.column(node["property"])
+                column = self.column(node["property"])
+                if kind_of(column) == "geometry" and not allow_geometry:
+                    raise self.error(
+                        f"{shown(str(node['property']))} is a geometry: test it with S_INTERSECTS, S_WITHIN, …"
+                    )
+                return self.checked(column, like)
             if node.get("op") in ("casei", "accenti"):
-                inner = self.value(node["args"][0])
-                return func.lower(inner) if node["op"] == "casei" else func.gis_search_key(inner)
+                return self.checked(self.text_function(node), like)
             if "date" in node or "timestamp" in node:
-                return literal(self.instant(node))
-            raise InvalidFilter(f"unsupported value {orjson.dumps(node).decode()[:80]}", parameter="filter")
+                return self.checked(self.instant_literal(node), like)
+            if "type" in node or "bbox" in node:
+                raise self.error("a geometry can only be an argument of a spatial operator (S_INTERSECTS, …)")
+            raise self.error(f"unsupported value {shown(orjson.dumps(node).decode(), 80)}")
         if isinstance(node, list):
-            raise InvalidFilter("a list is only allowed after IN", parameter="filter")
+            raise self.error("a list is only allowed after IN")
         return self.typed_literal(node, like)
 
-    def typed_literal(self, value: Any, like: Expr | None) -> Expr:
-        kind = like.type.python_type if like is not None and hasattr(like.type, "python_type") else None
-        try:
-            if kind is int and not isinstance(value, bool):
-                if float(value) != int(float(value)):
-                    return literal(float(value))
-                return literal(int(float(value)), Integer)
-            if kind is float and not isinstance(value, bool):
-                return literal(float(value))
-            if kind is str:
-                return literal(str(value))
-            if kind is dt.date and isinstance(value, str):
-                return literal(dt.date.fromisoformat(value[:10]))
-        except (TypeError, ValueError) as exc:
-            raise InvalidFilter(f"{value!r} does not fit the property's type", parameter="filter") from exc
-        return literal(value)
+    def checked(self, expr: Expr, like: Expr | None) -> Expr:
+        """Two sides of one comparison must be of one type family."""
+        if like is not None and family(kind_of(like)) != family(kind_of(expr)):
+            raise self.error(f"cannot compare a {kind_of(like)} with a {kind_of(expr)}")
+        return expr
 
-    def column(self, name: str) -> Expr:
+    def text_function(self, node: dict[str, Any]) -> Expr:
+        args = node.get("args")
+        if not isinstance(args, list) or len(args) != 1:
+            raise self.error(f"{node['op'].upper()} takes one argument")
+        inner = self.value(args[0])
+        if kind_of(inner) != "string":
+            raise self.error(f"{node['op'].upper()} applies to text")
+        return func.lower(inner, type_=Text) if node["op"] == "casei" else func.gis_search_key(inner, type_=Text)
+
+    def typed_literal(self, value: Any, like: Expr | None) -> Expr:
+        """A literal typed like the other side: numbers for numbers, text for text, dates for dates."""
+        kind = kind_of(like) if like is not None else None
+        if isinstance(value, bool):
+            if kind not in (None, "boolean"):
+                raise self.error(f"cannot compare a {kind} with TRUE/FALSE")
+            return literal(value, Boolean)
+        if isinstance(value, int | float):
+            if kind not in (None, "number"):
+                raise self.error(f"cannot compare a {kind} with the number {value!r}")
+            if not math.isfinite(value):
+                raise self.error(f"the number {value!r} is not finite")
+            if like is None or not isinstance(like.type, Integer):
+                return literal(float(value), Float)
+            if not INT64[0] <= value < INT64[1]:
+                raise self.error(f"the number {value!r} is beyond the 64-bit integers of {shown(str(like))}")
+            return literal(int(value), like.type) if float(value).is_integer() else literal(float(value), Float)
+        if isinstance(value, str):
+            return self.string_literal(value, kind)
+        if value is None:
+            raise self.error("use IS NULL to test for missing values")
+        raise self.error(f"unsupported value {shown(repr(value))}")
+
+    def string_literal(self, value: str, kind: str | None) -> Expr:
+        if kind in (None, "string"):
+            return literal(value, Text)
+        if kind == "date":
+            return literal(date_value(value, parameter="filter"), Date)
+        if kind == "timestamp":
+            return literal(datetime_value(value, parameter="filter"), DateTime(timezone=True))
+        if kind == "boolean":
+            raise self.error(f"a boolean property compares with TRUE or FALSE, not {shown(value)}")
+        raise self.error(f"cannot compare a {kind} with the text {shown(value)}")
+
+    def column(self, name: Any) -> Expr:
+        if not isinstance(name, str):
+            raise self.error("a property name must be a string")
         if name in GEOMETRY_NAMES or name == self.spec.geometry_column:
             return geom_col(self.spec)
         if name not in self.table.c or name not in self.spec.property_names:
-            raise InvalidFilter(f"{name!r} is not a queryable of {self.spec.id}", parameter="filter")
+            raise self.error(f"{shown(name)} is not a queryable of {self.spec.id}")
         return self.table.c[name]
 
     def geometry(self, node: Any) -> Expr:
         if isinstance(node, dict) and "property" in node:
             if node["property"] not in (*GEOMETRY_NAMES, self.spec.geometry_column):
-                raise InvalidFilter(f"{node['property']!r} is not a geometry", parameter="filter")
+                raise self.error(f"{shown(str(node['property']))} is not a geometry")
             return geom_col(self.spec)
         if isinstance(node, dict) and "bbox" in node:
-            x1, y1, x2, y2 = node["bbox"][:2] + node["bbox"][-2:] if len(node["bbox"]) == 6 else node["bbox"]
-            shape = func.ST_MakeEnvelope(x1, y1, x2, y2, literal(self.filter_srid, Integer))
+            shape = self.envelope(node["bbox"])
         elif isinstance(node, dict) and "type" in node:
-            geojson = orjson.dumps(node).decode()
-            shape = func.ST_SetSRID(func.ST_GeomFromGeoJSON(literal(geojson)), literal(self.filter_srid, Integer))
+            shape = self.geometry_literal(node)
         else:
-            raise InvalidFilter("expected a geometry or a geometry property", parameter="filter")
+            raise self.error("expected a geometry or a geometry property")
         if self.filter_srid != 4326:
-            shape = func.ST_Transform(shape, literal(4326, Integer))
+            shape = func.ST_Transform(shape, literal(4326))
         return shape
 
-    @staticmethod
-    def instant(node: dict[str, Any]) -> dt.date | dt.datetime:
+    def envelope(self, box: Any) -> Expr:
+        if not isinstance(box, list) or len(box) not in (4, 6) or not all(self.is_number(v) for v in box):
+            raise self.error("a BBOX takes 4 or 6 finite numbers")
+        x1, y1, x2, y2 = box[:2] + box[3:5] if len(box) == 6 else box
+        if x1 > x2 or y1 > y2:
+            raise self.error("a BBOX is inverted: the lower corner comes first")
+        self.check_domain([(x1, y1), (x2, y2), (x1, y2), (x2, y1)])
+        return func.ST_MakeEnvelope(x1, y1, x2, y2, literal(self.filter_srid))
+
+    def geometry_literal(self, node: dict[str, Any]) -> Expr:
         try:
-            if "date" in node:
-                return dt.date.fromisoformat(node["date"])
-            return dt.datetime.fromisoformat(node["timestamp"].replace("Z", "+00:00"))
-        except (TypeError, ValueError) as exc:
-            raise InvalidFilter(f"bad instant {node}", parameter="filter") from exc
+            check_geometry(node, parameter="filter", max_vertices=MAX_LITERAL_POSITIONS)
+        except InvalidParameter as exc:
+            raise InvalidFilter(exc.detail, parameter="filter") from None
+        self.check_domain(list(_positions(node)))
+        geojson = orjson.dumps(bare_geometry(node)).decode()
+        return func.ST_SetSRID(func.ST_GeomFromGeoJSON(literal(geojson, Text)), literal(self.filter_srid))
+
+    def check_domain(self, points: list[tuple[float, float]]) -> None:
+        if self.filter_srid == 4326:
+            if not all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in points):
+                raise self.error("a geometry is outside longitude/latitude range")
+        elif not inside_domain(self.filter_srid, points):
+            raise self.error(f"a geometry reaches outside the domain of EPSG:{self.filter_srid}")
+
+    @staticmethod
+    def is_number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+    def instant_literal(self, node: dict[str, Any]) -> Expr:
+        if "date" in node and isinstance(node["date"], str):
+            return literal(date_value(node["date"], parameter="filter"), Date)
+        if "timestamp" in node and isinstance(node["timestamp"], str):
+            return literal(datetime_value(node["timestamp"], parameter="filter"), DateTime(timezone=True))
+        raise self.error("DATE and TIMESTAMP take an RFC 3339 string")
+
+    def interval_end(self, node: Any, open_end: dt.date) -> Expr:
+        if node == "..":
+            return literal(open_end, Date)
+        if isinstance(node, str):
+            parse = date_value if len(node) <= 10 else datetime_value
+            return literal(parse(node, parameter="filter"))
+        return self.value(node)
 
     def interval(self, node: Any) -> tuple[Expr, Expr]:
         if isinstance(node, dict) and "interval" in node:
-            start, end = node["interval"]
-            low = literal(self.instant(start)) if isinstance(start, dict) else literal(dt.date.min)
-            high = literal(self.instant(end)) if isinstance(end, dict) else literal(dt.date.max)
-            return low, high
+            ends = node["interval"]
+            if not isinstance(ends, list) or len(ends) != 2:
+                raise self.error("an INTERVAL has a start and an end")
+            return self.interval_end(ends[0], dt.date.min), self.interval_end(ends[1], dt.date.max)
         value = self.value(node)
         return value, value
 
     def temporal(self, op: str, args: list[Any]) -> Expr:
         (a0, a1), (b0, b1) = self.interval(args[0]), self.interval(args[1])
+        if any(family(kind_of(end)) != "time" for end in (a0, a1, b0, b1)):
+            raise self.error(f"{op.upper()} compares dates, timestamps or intervals of them")
         rules = {
             "t_before": lambda: a1 < b0,
             "t_after": lambda: a0 > b1,
@@ -205,9 +495,22 @@ class Translator:
             "t_during": lambda: and_(a0 > b0, a1 < b1),
             "t_contains": lambda: and_(a0 < b0, a1 > b1),
         }
-        if op not in rules:
-            raise InvalidFilter(f"temporal operator {op!r} is not supported", parameter="filter")
         return rules[op]()
+
+
+def _positions(node: dict[str, Any]) -> list[tuple[float, float]]:
+    """Every (x, y) of a checked GeoJSON geometry, without recursion."""
+    out: list[tuple[float, float]] = []
+    pending: list[Any] = [node.get("coordinates", []), *node.get("geometries", [])]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend([item.get("coordinates", []), *item.get("geometries", [])])
+        elif item and isinstance(item[0], int | float):
+            out.append((float(item[0]), float(item[1])))
+        else:
+            pending.extend(item)
+    return out
 
 
 def to_sql(spec: LayerSpec, ast: dict[str, Any], filter_srid: int = 4326) -> Expr:

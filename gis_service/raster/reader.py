@@ -13,6 +13,7 @@ from typing import Any
 import morecantile
 import numpy as np
 import shapely
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 from rio_tiler.colormap import cmap
@@ -23,6 +24,7 @@ from gis_service.errors import InvalidParameter, NotFound, PayloadTooLarge
 
 WGS84 = CRS.from_epsg(4326)
 FORMATS = {"png": ("PNG", "image/png"), "webp": ("WEBP", "image/webp")}
+ZONE_TYPES = ("Polygon", "MultiPolygon")
 
 
 class OutsideRaster(NotFound):
@@ -76,6 +78,11 @@ def tile(
 def point(path: Path, lon: float, lat: float) -> float | None:
     """The cell value at lon/lat (CRS84); None on nodata."""
     with Reader(str(path)) as src:
+        # Checked in lon/lat first: far from the raster a point may not project at all ("outside of
+        # projection domain", a GDAL error) rather than fall outside it.
+        left, bottom, right, top = src.get_geographic_bounds(WGS84)
+        if not (left <= lon <= right and bottom <= lat <= top):
+            raise OutsideRaster(f"{lon},{lat} is outside the raster")
         try:
             data = src.point(lon, lat)
         except PointOutsideBounds as exc:
@@ -88,20 +95,35 @@ def point(path: Path, lon: float, lat: float) -> float | None:
 def zonal(path: Path, geometry: dict[str, Any], max_pixels: int) -> dict[str, Any]:
     """Statistics of the cells whose centres fall in ``geometry`` (CRS84 Polygon/MultiPolygon)."""
     shape = shapely.geometry.shape(geometry)
-    if shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty or not shape.is_valid:
+    if shape.geom_type not in ZONE_TYPES or shape.is_empty or not shape.is_valid:
         raise InvalidParameter("the zone must be a valid, non-empty Polygon or MultiPolygon", parameter="body")
     with Reader(str(path)) as src:
         res_x, res_y = src.dataset.res
-        left, bottom, right, top = transform_bounds(WGS84, src.crs, *shape.bounds)
-        pixels = (right - left) * (top - bottom) / (res_x * res_y)
-        if pixels > max_pixels:
-            raise PayloadTooLarge(f"the zone covers about {pixels:.0f} cells; the limit is {max_pixels}")
-        if not shapely.intersects(shapely.box(*src.get_geographic_bounds(WGS84)), shape):
+        raster_box = shapely.box(*src.get_geographic_bounds(WGS84))
+        if not shapely.intersects(raster_box, shape):
             raise OutsideRaster("the zone does not overlap the raster")
-        image = src.feature(shapely.geometry.mapping(shape), dst_crs=src.crs, shape_crs=WGS84, max_size=None)
+        try:
+            left, bottom, right, top = transform_bounds(WGS84, src.crs, *shape.bounds)
+            pixels = (right - left) * (top - bottom) / (res_x * res_y)
+        except CPLE_BaseError:  # a zone reaching beyond the projection's domain: thousands of km across
+            pixels = math.inf
+        if not pixels <= max_pixels:
+            raise PayloadTooLarge(f"the zone covers about {pixels:.0f} cells; the limit is {max_pixels}")
+        zone = _within(shape, raster_box)
+        image = src.feature(shapely.geometry.mapping(zone), dst_crs=src.crs, shape_crs=WGS84, max_size=None)
     stats = image.statistics()["b1"].model_dump(exclude={"histogram"})
     cell_m2 = res_x * res_y
     return {**stats, "cell_area_m2": cell_m2, "sum_times_area_km2": stats["sum"] * cell_m2 / 1e6}
+
+
+def _within(shape: Any, raster_box: Any) -> Any:
+    """The polygons of ``shape`` over the raster: parts far away hold no cell and may not even project into
+    the raster's CRS (a GDAL "outside of projection domain" error), so they are cut off before projecting."""
+    polygons = [g for g in shapely.get_parts(shapely.intersection(shape, raster_box)) if g.geom_type == "Polygon"]
+    polygons = [g for g in polygons if not g.is_empty and g.area > 0]
+    if not polygons:
+        raise OutsideRaster("the zone does not overlap the raster")
+    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
 
 
 def describe(path: Path, tms: morecantile.TileMatrixSet) -> dict[str, Any]:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from gis_service.analysis import plans, run_async, stats
+from gis_service.analysis.inputs import MAX_CORRIDOR_M, MAX_RADIUS_M, MIN_RADIUS_M, REGION
 from gis_service.analysis.inputs import geometry as checked_geometry
-from gis_service.dependencies import CatalogDep, ConnDep, reject_unknown
+from gis_service.dependencies import AsciiDate, AsciiFloat, AsciiInt, CatalogDep, ConnDep, reject_unknown
 from gis_service.errors import InvalidParameter
 from gis_service.responses import CSV, FastJSON, GeoJSONResponse
 from gis_service.schemas.analysis import NearbyBody, SiteSelectionBody
 
 router = APIRouter(prefix="/analysis", tags=["Analysis"])
-Day = Annotated[dt.date | None, Query(description="Date the administrative units are taken at (default today).")]
+Day = Annotated[AsciiDate | None, Query(description="Date the administrative units are taken at (default today).")]
 
 
 def only(request: Request, *names: str) -> None:
@@ -29,8 +29,8 @@ async def locate(
     request: Request,
     conn: ConnDep,
     catalog: CatalogDep,
-    lon: Annotated[float, Query(examples=[106.7266])],
-    lat: Annotated[float, Query(examples=[10.9312])],
+    lon: Annotated[AsciiFloat, Query(ge=REGION[0], le=REGION[2], examples=[106.7266])],
+    lat: Annotated[AsciiFloat, Query(ge=REGION[1], le=REGION[3], examples=[10.9312])],
     date: Day = None,
 ) -> Response:
     only(request, "lon", "lat", "date")
@@ -48,13 +48,19 @@ async def nearby(
     conn: ConnDep,
     catalog: CatalogDep,
     collection: Annotated[str, Query(max_length=64, examples=["industrial_parks"])],
-    distance_m: Annotated[float, Query(description="Radius in metres, 0 < d <= 50,000.", examples=[5000])],
-    lon: float | None = None,
-    lat: float | None = None,
+    distance_m: Annotated[
+        AsciiFloat, Query(ge=MIN_RADIUS_M, le=MAX_RADIUS_M, description="Radius in metres.", examples=[5000])
+    ],
+    lon: Annotated[
+        AsciiFloat | None, Query(ge=REGION[0], le=REGION[2], description="Point (CRS84).", examples=[106.7266])
+    ] = None,
+    lat: Annotated[
+        AsciiFloat | None, Query(ge=REGION[1], le=REGION[3], description="Point (CRS84).", examples=[10.9312])
+    ] = None,
     feature: Annotated[
         str | None, Query(description="collection/id, e.g. transport_projects/QL13", max_length=130)
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    limit: Annotated[AsciiInt, Query(ge=1, le=10_000)] = 100,
 ) -> Response:
     only(request, "collection", "distance_m", "lon", "lat", "feature", "limit")
     reference = plans.Reference.of_feature(feature) if feature is not None else plans.Reference(lon=lon, lat=lat)
@@ -79,8 +85,10 @@ async def corridor(
     request: Request,
     conn: ConnDep,
     catalog: CatalogDep,
-    project: Annotated[str, Query(max_length=32, examples=["QL13"])],
-    width_m: Annotated[float, Query(description="Right-of-way width, metres (<= 1,000).", examples=[60])],
+    project: Annotated[str, Query(min_length=1, max_length=32, examples=["QL13"])],
+    width_m: Annotated[
+        AsciiFloat, Query(ge=MIN_RADIUS_M, le=MAX_CORRIDOR_M, description="Right-of-way width, metres.", examples=[60])
+    ],
     date: Day = None,
 ) -> Response:
     only(request, "project", "width_m", "date")
@@ -92,9 +100,14 @@ async def area_stats(
     request: Request,
     conn: ConnDep,
     catalog: CatalogDep,
-    collection: Annotated[str, Query(examples=["industrial_parks"])],
+    collection: Annotated[
+        str, Query(examples=["industrial_parks"], json_schema_extra={"enum": list(stats.STAT_LAYERS)})
+    ],
     by: Annotated[str, Query(description="unit, status, horizon_year, zone_type, land_use_code")] = "unit",
-    units: Annotated[str, Query(description="legacy (districts), legacy-wards or 2025")] = "2025",
+    units: Annotated[
+        str,
+        Query(description="legacy (districts), legacy-wards or 2025", json_schema_extra={"enum": [*stats.UNIT_SETS]}),
+    ] = "2025",
     date: Day = None,
 ) -> Response:
     only(request, "collection", "by", "units", "date")
@@ -107,7 +120,7 @@ async def site_selection(
     conn: ConnDep,
     catalog: CatalogDep,
     body: SiteSelectionBody,
-    f: Annotated[str | None, Query(description="json (GeoJSON) or csv")] = None,
+    f: Annotated[Literal["json", "csv"] | None, Query(description="json (GeoJSON) or csv")] = None,
 ) -> Response:
     only(request, "f")
     if f not in (None, "json", "csv"):
@@ -143,9 +156,11 @@ def sites_csv(result: dict[str, Any]) -> str:
 async def crosswalk(
     request: Request,
     conn: ConnDep,
-    code: Annotated[str, Query(max_length=16, examples=["25741"])],
-    direction: Annotated[str, Query(description="forward (old -> new) or reverse")] = "forward",
-    level: Annotated[str, Query(description="ward or district")] = "ward",
+    code: Annotated[str, Query(min_length=1, max_length=16, examples=["25741"])],
+    direction: Annotated[
+        Literal["forward", "reverse"], Query(description="forward (old -> new) or reverse")
+    ] = "forward",
+    level: Annotated[Literal["ward", "district"], Query(description="ward or district")] = "ward",
 ) -> Response:
     only(request, "code", "direction", "level")
     return FastJSON(await run_async(conn, stats.crosswalk(code, direction, level)))
@@ -157,7 +172,7 @@ async def reassign(
     conn: ConnDep,
     catalog: CatalogDep,
     collection: Annotated[str, Query(examples=["industrial_parks"])],
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    limit: Annotated[AsciiInt, Query(ge=1, le=100_000)] = 10_000,
 ) -> Response:
     only(request, "collection", "limit")
     return FastJSON(await run_async(conn, stats.reassign(catalog, collection, None, limit)))
@@ -165,7 +180,10 @@ async def reassign(
 
 @router.get("/timeline", operation_id="timeline", summary="What exists or is planned in a year")
 async def timeline(
-    request: Request, conn: ConnDep, catalog: CatalogDep, year: Annotated[int, Query(examples=[2040])]
+    request: Request,
+    conn: ConnDep,
+    catalog: CatalogDep,
+    year: Annotated[AsciiInt, Query(ge=2000, le=2060, examples=[2040])],
 ) -> Response:
     only(request, "year")
     return FastJSON(await run_async(conn, stats.timeline(catalog, year)))

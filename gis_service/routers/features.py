@@ -8,13 +8,12 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
 from starlette.datastructures import URL
 
 from gis_service import downloads, html, repository
+from gis_service.auth.dependency import ReadableCollection, ReadableLayers
 from gis_service.dependencies import (
     CatalogDep,
-    CollectionDep,
     ConnDep,
     ItemsDep,
     SettingsDep,
@@ -65,29 +64,32 @@ def page_links(request: Request, query: ItemsQuery, returned: int, matched: int)
 
 
 @router.get("/collections", operation_id="getCollections", summary="Collections")
-async def collections(request: Request, conn: ConnDep, catalog: CatalogDep) -> Response:
+async def collections(request: Request, conn: ConnDep, catalog: CatalogDep, readable: ReadableLayers) -> Response:
     base = base_url(request)
-    extents = await repository.extents(conn, request.app.state.extents, list(catalog))
-    docs = [ogc.collection(base, spec, extents[spec.id].bbox, extents[spec.id].interval) for spec in catalog]
+    specs = readable.only(catalog)
+    extents = await repository.extents(conn, request.app.state.extents, specs)
+    docs = [ogc.collection(base, spec, extents[spec.id].bbox, extents[spec.id].interval) for spec in specs]
     links = [ogc.link(f"{base}/collections", "self", "application/json")]
     return json_or_html(request, {"title": "Collections", "links": links, "collections": docs})
 
 
 @router.get("/collections/{collectionId}", operation_id="describeCollection", summary="A collection")
-async def collection(request: Request, conn: ConnDep, spec: CollectionDep) -> Response:
+async def collection(request: Request, conn: ConnDep, spec: ReadableCollection) -> Response:
     extent = (await repository.extents(conn, request.app.state.extents, [spec]))[spec.id]
     return json_or_html(request, ogc.collection(base_url(request), spec, extent.bbox, extent.interval))
 
 
 @router.get("/collections/{collectionId}/queryables", operation_id="getQueryables", summary="Queryables (JSON Schema)")
-async def queryables(request: Request, spec: CollectionDep) -> Response:
+async def queryables(request: Request, spec: ReadableCollection) -> Response:
     reject_unknown(request, {"f"})
+    output_format(request, request.query_params.get("f"))  # a JSON Schema whatever f, but f must be a format
     return FastJSON(ogc.queryables(base_url(request), spec), media_type="application/schema+json")
 
 
 @router.get("/collections/{collectionId}/sortables", operation_id="getSortables", summary="Sortables (JSON Schema)")
-async def sortables(request: Request, spec: CollectionDep) -> Response:
+async def sortables(request: Request, spec: ReadableCollection) -> Response:
     reject_unknown(request, {"f"})
+    output_format(request, request.query_params.get("f"))
     return FastJSON(ogc.queryables(base_url(request), spec, "sortables"), media_type="application/schema+json")
 
 
@@ -98,7 +100,7 @@ async def sortables(request: Request, spec: CollectionDep) -> Response:
     response_class=GeoJSONResponse,
 )
 async def items(
-    request: Request, conn: ConnDep, spec: CollectionDep, params: ItemsDep, settings: SettingsDep
+    request: Request, conn: ConnDep, spec: ReadableCollection, params: ItemsDep, settings: SettingsDep
 ) -> Response:
     fmt = params.output_format()
     query = params.to_query(spec, settings, download=fmt in ("gpkg", "csv"))
@@ -134,7 +136,7 @@ async def _rows_response(request: Request, conn: ConnDep, spec: Any, query: Item
         )
     matched = await repository.count(conn, spec, query)
     links = page_links(request, query, len(rows), matched)
-    return HTMLResponse(html.features_table(spec.title, rows, links, matched))
+    return html.response(html.features_table(spec.title, rows, links, matched))
 
 
 def _now() -> str:
@@ -142,7 +144,7 @@ def _now() -> str:
 
 
 @router.get(
-    "/collections/{collectionId}/items/{featureId}",
+    "/collections/{collectionId}/items/{featureId:path}",
     operation_id="getFeature",
     summary="One feature",
     response_class=GeoJSONResponse,
@@ -150,8 +152,8 @@ def _now() -> str:
 async def item(
     request: Request,
     conn: ConnDep,
-    spec: CollectionDep,
-    featureId: str = Path(max_length=64, description="Feature id."),
+    spec: ReadableCollection,
+    featureId: str = Path(max_length=64, description="Feature id; a `/` in it is sent as `%2F`."),
     crs: str | None = None,
     f: str | None = None,
 ) -> Response:
@@ -161,7 +163,7 @@ async def item(
     text = await repository.item(conn, spec, spec.feature_id(featureId), query)
     if output_format(request, f) == "html":
         feature = orjson.loads(text)
-        return HTMLResponse(html.features_table(f"{spec.title}: {featureId}", [feature], [], 1))
+        return html.response(html.features_table(f"{spec.title}: {featureId}", [feature], [], 1))
     href = f"{base_url(request)}/collections/{spec.id}"
     links = [ogc.link(str(request.url), "self", GEOJSON), ogc.link(href, "collection", "application/json")]
     body = text[:-1] + ',"links":' + dumps(links).decode() + "}"

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from gis_service import repository
-from gis_service.dependencies import ConnDep, SettingsDep, reject_unknown
-from gis_service.errors import InvalidParameter
+from gis_service.dependencies import AsciiFloat, AsciiInt, ConnDep, SettingsDep, reject_unknown
+from gis_service.geojson import bare_geometry, check_geometry
 from gis_service.raster import reader
 from gis_service.raster.catalog import RasterCatalog, RasterSpec
 from gis_service.responses import FastJSON, not_modified
@@ -106,9 +106,9 @@ async def raster_tile(
     sets: TmsDep,
     settings: SettingsDep,
     tileMatrixSetId: TmsId,
-    z: int,
-    x: int,
-    y: int,
+    z: AsciiInt,
+    x: AsciiInt,
+    y: AsciiInt,
     format: Literal["png", "webp"],
     colormap: Colormap = None,
     rescale: Rescale = None,
@@ -141,8 +141,8 @@ async def raster_point(
     request: Request,
     rasters: RastersDep,
     spec: RasterDep,
-    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude (CRS84).")],
-    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude (CRS84).")],
+    lon: Annotated[AsciiFloat, Query(ge=-180, le=180, description="Longitude (CRS84).")],
+    lat: Annotated[AsciiFloat, Query(ge=-90, le=90, description="Latitude (CRS84).")],
 ) -> Response:
     reject_unknown(request, {"lon", "lat"})
     value = await run_in_threadpool(reader.point, rasters.path(spec), lon, lat)
@@ -158,9 +158,9 @@ async def raster_zonal(
     zone: Annotated[dict[str, Any], Body(description="GeoJSON Polygon/MultiPolygon, or a Feature with one (CRS84).")],
 ) -> Response:
     reject_unknown(request, set())
-    geometry = zone.get("geometry") if zone.get("type") == "Feature" else zone
-    if not isinstance(geometry, dict):
-        raise InvalidParameter("the body must be a GeoJSON geometry or Feature", parameter="body")
+    geometry: Any = zone.get("geometry") if zone.get("type") == "Feature" else zone
+    check_geometry(geometry, parameter="body", types=reader.ZONE_TYPES)
+    geometry = bare_geometry(geometry)
     stats = await run_in_threadpool(reader.zonal, rasters.path(spec), geometry, settings.raster.max_stats_pixels)
     return FastJSON({"raster": spec.id, "units": spec.units, "statistics": stats})
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt
+
+from gis_service.analysis.inputs import MAX_RADIUS_M, MIN_RADIUS_M
+
+#: What "near" can mean for a site (the keys of ``analysis.stats.TARGETS``).
+Target = Literal["ring_roads", "expressway", "nh13", "mptv", "port", "rail"]
+#: JSON numbers only: ``true`` or ``"5"`` are refused, not read as 1.0 and 5.0; NaN and infinities too.
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Radius = Annotated[Number, Field(gt=0, le=MAX_RADIUS_M)]
+Distance = Annotated[Number, Field(ge=MIN_RADIUS_M, le=MAX_RADIUS_M)]
 
 RING_ROAD_3_AREA: dict[str, Any] = {
     "type": "Polygon",
@@ -21,9 +30,9 @@ class NearbyBody(BaseModel):
     )
 
     collection: str = Field(max_length=64, description="Collection to search.")
-    distance_m: float = Field(description="Radius in metres (0 < d <= 50,000).")
+    distance_m: Distance = Field(description="Radius in metres.")
     geometry: dict[str, Any] = Field(description="GeoJSON geometry in CRS84 (<= 10,000 vertices, <= 1 MB).")
-    limit: int = Field(100, ge=1, le=10_000)
+    limit: StrictInt = Field(100, ge=1, le=10_000)
 
 
 class SiteSelectionBody(BaseModel):
@@ -44,18 +53,22 @@ class SiteSelectionBody(BaseModel):
         },
     )
 
-    collection: str = Field("planning_zones", description="planning_zones or parcels.")
+    collection: Literal["planning_zones", "parcels"] = Field(
+        "planning_zones", description="Layer the sites are made of."
+    )
     types: list[str] = Field(
         ["industrial"],
         min_length=1,
         max_length=50,
         description="Zone types (zones) or land-use codes (parcels) that qualify.",
     )
-    min_area_ha: float = Field(50.0, gt=0, description="Minimum contiguous area of a site, hectares.")
-    max_distance_m: dict[str, float] = Field(
-        default_factory=dict, description=("Maximum distance to ring_roads, expressway, nh13, port or rail, metres.")
+    min_area_ha: Number = Field(50.0, gt=0, le=100_000, description="Minimum contiguous area of a site, hectares.")
+    max_distance_m: dict[Target, Radius] = Field(
+        default_factory=dict, description="Maximum distance to ring_roads, expressway, nh13, mptv, port, rail (metres)."
     )
-    weights: dict[str, float] = Field(default_factory=dict, description="Weight of each criterion (default 1).")
+    weights: dict[str, Number] = Field(default_factory=dict, description="Weight of each criterion (default 1).")
     exclude: list[str] = Field(default_factory=list, description="Collections a site must not intersect.")
-    bbox: tuple[float, float, float, float] | None = Field(None, description="Optional search box (CRS84).")
-    limit: int = Field(20, ge=1, le=1000)
+    bbox: tuple[Number, Number, Number, Number] | None = Field(
+        None, description="Optional search box (CRS84): minx, miny, maxx, maxy."
+    )
+    limit: StrictInt = Field(20, ge=1, le=1000)

@@ -1,0 +1,177 @@
+"""The constructs that make cql2 recurse, built to an exact nesting depth, and where cql2 dies of them.
+
+Each construct is built by ``build(depth)`` so that :func:`gis_service.queries.cql.nesting` (text) or
+:func:`~gis_service.queries.cql.json_nesting` (JSON) of the result is exactly ``depth`` (for ``and_or``:
+``depth`` ANDs/ORs). Everything that may crash runs in a child process (a stack overflow is SIGSEGV).
+
+Run as a script to measure the depth at which cql2 itself crashes for each construct::
+
+    .venv/bin/python -m tests.hostile.cql_crash
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+COMPARISON = "planned_area_ha > 1"
+
+
+def _not(depth: int) -> str:
+    return "NOT " * (depth - 1) + COMPARISON
+
+
+def _parentheses(depth: int) -> str:
+    return "(" * (depth - 1) + COMPARISON + ")" * (depth - 1)
+
+
+def _functions(depth: int) -> str:
+    return "f(" * depth + "1" + ")" * depth + " = 1"
+
+
+def _unary_minus(depth: int) -> str:
+    return "planned_area_ha = " + "-" * (depth - 1) + "1"
+
+
+def _arithmetic(depth: int) -> str:
+    return "planned_area_ha = " + " + ".join(["1"] * depth)
+
+
+def _comparisons(depth: int) -> str:
+    return "planned_area_ha" + " = planned_area_ha" * depth
+
+
+def _arrays(depth: int) -> str:
+    return "A_CONTAINS(name, " + "(" * (depth - 1) + "'x'" + ")" * (depth - 1) + ")"
+
+
+def _parenthesised_arithmetic(depth: int) -> str:
+    """Two levels per parenthesis (the group and its operator); ``depth`` is odd."""
+    levels = (depth - 1) // 2
+    return "planned_area_ha = " + "(1 + " * levels + "1" + ")" * levels
+
+
+def _and_or(count: int) -> str:
+    return " AND ".join(["code='A'"] * (count + 1))
+
+
+def _json_not(depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"op": ">", "args": [{"property": "planned_area_ha"}, 1]}
+    for _ in range(depth - 2):
+        node = {"op": "not", "args": [node]}
+    return node
+
+
+def _json_functions(depth: int) -> dict[str, Any]:
+    node: Any = 1
+    for _ in range(depth - 1):
+        node = {"op": "f", "args": [node]}
+    return {"op": "=", "args": [node, 1]}
+
+
+def _json_arrays(depth: int) -> dict[str, Any]:
+    node: Any = "x"
+    for _ in range(depth - 1):
+        node = [node]
+    return {"op": "a_contains", "args": [{"property": "name"}, node]}
+
+
+def _json_objects(depth: int) -> dict[str, Any]:
+    node: Any = 1
+    for _ in range(depth - 1):
+        node = {"x": node}
+    return {"op": "=", "args": [{"property": "name"}, node]}
+
+
+def _json_comparisons(depth: int) -> dict[str, Any]:
+    node: Any = {"property": "planned_area_ha"}
+    for _ in range(depth - 1):
+        node = {"op": "=", "args": [node, 1]}
+    return node
+
+
+def _json_and_or(count: int) -> dict[str, Any]:
+    return {"op": "or", "args": [{"op": ">", "args": [{"property": "planned_area_ha"}, i]} for i in range(count + 1)]}
+
+
+@dataclass(frozen=True)
+class Construct:
+    name: str
+    lang: str  # cql2-text or cql2-json
+    build: Callable[[int], Any]
+    #: What the bound counts: nesting depth, or ANDs/ORs.
+    counts: str = "depth"
+
+    def text(self, size: int) -> str:
+        value = self.build(size)
+        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+CONSTRUCTS = [
+    Construct("not", "cql2-text", _not),
+    Construct("parentheses", "cql2-text", _parentheses),
+    Construct("functions", "cql2-text", _functions),
+    Construct("unary_minus", "cql2-text", _unary_minus),
+    Construct("arithmetic", "cql2-text", _arithmetic),
+    Construct("comparisons", "cql2-text", _comparisons),
+    Construct("arrays", "cql2-text", _arrays),
+    Construct("and_or", "cql2-text", _and_or, counts="logical"),
+    Construct("json_not", "cql2-json", _json_not),
+    Construct("json_functions", "cql2-json", _json_functions),
+    Construct("json_arrays", "cql2-json", _json_arrays),
+    Construct("json_objects", "cql2-json", _json_objects),
+    Construct("json_comparisons", "cql2-json", _json_comparisons),
+    Construct("json_and_or", "cql2-json", _json_and_or, counts="logical"),
+]
+#: Only for the margin and the measurement (its depth moves in steps of two).
+PARENTHESISED_ARITHMETIC = Construct("parenthesised_arithmetic", "cql2-text", _parenthesised_arithmetic)
+BY_NAME = {c.name: c for c in [*CONSTRUCTS, PARENTHESISED_ARITHMETIC]}
+
+#: Parses with cql2 alone (no guard): the JSON constructs from Python objects, past orjson's own limit.
+RAW_PARSE = """
+import json, sys
+import cql2
+from tests.hostile.cql_crash import BY_NAME
+for name, size in json.loads(sys.argv[1]):
+    print(name, size, flush=True)
+    value = BY_NAME[name].build(size)
+    try:
+        (cql2.parse_text(value) if isinstance(value, str) else cql2.Expr(value)).to_json()
+    except Exception:
+        pass
+print("survived", flush=True)
+"""
+
+
+def survives(jobs: list[tuple[str, int]], *, cwd: str) -> tuple[bool, str]:
+    """Parse every (construct, size) with bare cql2 in one child; (whether it lived, its last words)."""
+    child = subprocess.run(
+        [sys.executable, "-c", RAW_PARSE, json.dumps(jobs)], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+    lines = child.stdout.strip().splitlines()
+    return child.returncode == 0 and lines[-1:] == ["survived"], (lines[-1] if lines else child.stderr[-300:])
+
+
+def crash_threshold(construct: Construct, *, cwd: str, high: int = 1 << 16) -> int | None:
+    """The smallest size (within 2 %) at which bare cql2 dies, or None if it survives ``high``."""
+    if survives([(construct.name, high)], cwd=cwd)[0]:
+        return None
+    low = 1
+    while high - low > max(1, low // 50):
+        middle = (low + high) // 2
+        if survives([(construct.name, middle)], cwd=cwd)[0]:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+if __name__ == "__main__":
+    from gis_service.settings import PROJECT_ROOT
+
+    for item in [*CONSTRUCTS, PARENTHESISED_ARITHMETIC]:
+        print(f"{item.name:28} crashes at {crash_threshold(item, cwd=str(PROJECT_ROOT))} ({item.counts})", flush=True)

@@ -1,0 +1,123 @@
+"""Hundreds of bad inputs, byte for byte, against a real server process: each one a 4xx problem+json.
+
+The cases are a table (``tests/hostile/cases.py``: endpoint families x payloads). They run in a loop over
+one keep-alive raw socket; a failure lists every failing case by name with what came back, and the server
+must answer ``/health`` every so often and at the end, so a request that kills or wedges it fails the test.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tests.hostile.cases import Case, all_cases, odd_but_valid_cases, raw_byte_cases
+from tests.hostile.rawhttp import Answer, RawClient
+
+MAX_SECONDS = 15.0
+HEALTH_EVERY = 50
+#: Details too generic to help anyone (the text of the catch-all 500 handler included).
+USELESS_DETAILS = ("an unexpected error occurred", "Bad Request", "Not Found", "Unprocessable")
+
+
+def send(raw: RawClient, case: Case) -> Answer:
+    headers = {"Accept": "application/json", **case.headers}
+    return raw.request(case.method, case.target, body=case.body, headers=headers)
+
+
+def problems_with(case: Case, answer: Answer) -> list[str]:
+    """What is wrong with the answer to a bad request (empty when all is well)."""
+    wrong = []
+    if not 400 <= answer.status < 500:
+        wrong.append(f"status {answer.status}")
+    if answer.seconds > MAX_SECONDS:
+        wrong.append(f"took {answer.seconds:.1f} s")
+    if answer.media_type != "application/problem+json":
+        return [*wrong, f"media type {answer.media_type!r}: {answer.text()[:200]}"]
+    body = answer.json()
+    detail = body.get("detail")
+    if not isinstance(detail, str) or len(detail) < 10 or detail.startswith(USELESS_DETAILS):
+        wrong.append(f"detail {detail!r}")
+    if body.get("status") != answer.status:
+        wrong.append(f"body status {body.get('status')} != {answer.status}")
+    if case.params is not None and answer.status == 400 and body.get("parameter") not in case.params:
+        wrong.append(f"parameter {body.get('parameter')!r}, expected one of {sorted(case.params)}")
+    return wrong
+
+
+def healthy(raw: RawClient) -> str | None:
+    try:
+        answer = raw.get("/health", headers={"Accept": "application/json"})
+    except OSError as exc:
+        return f"/health: {type(exc).__name__}: {exc}"
+    return None if answer.status == 200 else f"/health answered {answer.status}: {answer.text()[:300]}"
+
+
+def test_the_table_covers_every_endpoint_family_with_hundreds_of_cases() -> None:
+    cases = all_cases()
+    families = Counter(case.family for case in cases)
+    assert len(cases) >= 400, len(cases)
+    expected = {
+        "items",
+        "item",
+        "queryables",
+        "tiles",
+        "tilesets",
+        "tilejson",
+        "analysis_get",
+        "analysis_post",
+        "raster",
+        "maps",
+        "collections",
+        "conformance",
+        "landing",
+    }
+    assert expected <= set(families), sorted(expected - set(families))
+
+
+def test_every_bad_input_is_a_4xx_problem_and_the_server_stays_up(raw: RawClient) -> None:
+    failures: list[str] = []
+    for number, case in enumerate(all_cases(), 1):
+        try:
+            answer = send(raw, case)
+        except OSError as exc:
+            failures.append(f"{case.label}: no answer ({type(exc).__name__}: {exc})")
+            raw.close()
+            answer = None
+        if answer is not None and (wrong := problems_with(case, answer)):
+            failures.append(f"{case.label}: {'; '.join(wrong)}")
+        if number % HEALTH_EVERY == 0 and (down := healthy(raw)):
+            failures.append(f"after {case.label}: {down}")
+            break
+    if down := healthy(raw):
+        failures.append(f"at the end: {down}")
+    assert not failures, f"{len(failures)} failing cases:\n" + "\n".join(failures)
+
+
+def test_odd_but_valid_input_is_answered_without_a_server_error(raw: RawClient) -> None:
+    failures = []
+    for case in odd_but_valid_cases():
+        answer = send(raw, case)
+        if answer.status >= 500 or answer.seconds > MAX_SECONDS:
+            failures.append(f"{case.label}: {answer.status} in {answer.seconds:.1f} s: {answer.text()[:200]}")
+        elif answer.status >= 400 and (wrong := problems_with(case, answer)):
+            failures.append(f"{case.label}: {'; '.join(wrong)}")
+    assert healthy(raw) is None
+    assert not failures, "\n".join(failures)
+
+
+def test_raw_bytes_in_the_request_line_never_break_the_server(raw: RawClient) -> None:
+    failures = []
+    for case in raw_byte_cases():
+        try:
+            answer = send(raw, case)
+        except OSError as exc:
+            failures.append(f"{case.label}: no answer ({type(exc).__name__}: {exc})")
+            raw.close()
+            continue
+        if answer.status >= 500 or answer.seconds > MAX_SECONDS:
+            failures.append(f"{case.label}: {answer.status} in {answer.seconds:.1f} s: {answer.text()[:200]}")
+            continue
+        app_problem = answer.status >= 400 and answer.media_type == "application/problem+json"
+        if app_problem and (wrong := problems_with(case, answer)):
+            failures.append(f"{case.label}: {'; '.join(wrong)}")
+    assert healthy(raw) is None
+    assert not failures, "\n".join(failures)
