@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .data/.system-packages
 
-.PHONY: run test db db-stop migrate load vendor lint typecheck pytest clients bench clean system system-run
+.PHONY: run test db db-stop migrate load vendor lint typecheck pytest faults overload clients bench clean system system-run
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ pytest: db system vendor
 	set -a; source .data/test.env; set +a; $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Fault tests alone (they are part of `make test` too): database outages, a full pool, killed workers.
+faults: db
+	set -a; source .data/test.env; set +a; $(BIN)/pytest tests/faults $(PYTEST_ARGS)
+
+# 50 mixed clients against 1 and 2 workers (figures in bench/README.md); --quick: 10 s per run.
+overload: $(STAMP)
+	$(BIN)/python bench/overload.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gis_service import provision
+from gis_service import cli_access, provision
 from gis_service.settings import PROJECT_ROOT, PROVISIONED_ENV, load_settings
 
 app = typer.Typer(help="Binh Duong planning GIS.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -15,6 +15,7 @@ db_app = typer.Typer(help="Provision and stop the PostGIS database.", no_args_is
 synth_app = typer.Typer(help="Synthetic data for scale tests (always labelled synthetic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(synth_app, name="synth")
+cli_access.register(app)  # users, keys, grants, audit
 
 TEST_ENV = PROJECT_ROOT / ".data" / "test.env"
 
@@ -41,7 +42,8 @@ def db_up() -> None:
     PROVISIONED_ENV.parent.mkdir(exist_ok=True)
     PROVISIONED_ENV.write_text(f"GIS_DATABASE_URL={main_url}\n")
     TEST_ENV.write_text(f"GIS_DATABASE_URL={test_url}\n")
-    typer.echo(f"[db] PostGIS ready ({server.how}): {main_url}")
+    roles = provision.ensure_roles(main_url)  # the API's own role and the pepper, in .data/secrets.env
+    typer.echo(f"[db] PostGIS ready ({server.how}): {main_url}" + ("" if roles else " (requests run as this user)"))
 
 
 @db_app.command("stop")
@@ -94,24 +96,36 @@ def load(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes (default: cores).")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
-    """Serve the API and maps with uvicorn."""
+    """Serve the API and maps: uvicorn workers under a supervisor that replaces any worker that dies."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
 
     settings = load_settings()
     host = host or settings.api.host
     port = port or settings.api.port
+    count = workers or settings.api.workers
     base = f"http://{host}:{port}"
-    typer.echo(f"Serving {base}/  (API docs {base}/api.html, health {base}/health, maps {base}/maps)")
-    uvicorn.run(
+    typer.echo(
+        f"Serving {base}/ with {count} workers (API docs {base}/api.html, health {base}/health, maps {base}/maps)"
+    )
+    config = uvicorn.Config(
         "gis_service.main:create_app",
         factory=True,
         host=host,
         port=port,
-        workers=workers or settings.api.workers,
+        workers=count,
         log_level="info",
+        access_log=access_log,
     )
+    # The supervisor even for one worker: a worker that dies (OOM killer, SIGKILL) is replaced.
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise typer.Exit(STARTUP_FAILURE)
 
 
 @synth_app.command("parcels")

@@ -2,31 +2,61 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from gis_service.errors import DatabaseUnavailable, QueryTimeout
+from gis_service.errors import DatabaseUnavailable, InvalidValue, QueryTimeout, ServiceBusy
 from gis_service.settings import Settings
 
 QUERY_CANCELED = "57014"
+#: SQLSTATEs of a server that is down for now: connection exceptions (class 08), shutdown (57P01), crash of
+#: another backend (57P02), starting up or in recovery (57P03), no free connection slot (53300).
+UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+#: SQLSTATEs of a value the database refused: class 22 (data exception: invalid text representation,
+#: numeric value out of range, invalid parameter value, NUL in text, …) and 0A000 (feature not supported).
+#: asyncpg reports its own refusals of a bound value (an integer beyond 64 bits) as 22000 too.
+REFUSED_VALUE_STATES = ("22", "0A000")
+INTERNAL_ERROR = "XX000"
+#: PostGIS raises its errors as XX000 (internal error); these messages are about the geometry it was given
+#: (GeoJSON it cannot read, a point outside a projection's domain, GEOS refusing a shape), not a fault.
+GEOMETRY_MESSAGES = re.compile(
+    r"geojson|transform:|projection domain|requires more points|non-closed ring|parse error|invalid geometry"
+    r"|mixed srid|unknown srid|geos|lwgeom|IllegalArgumentException|TopologyException|invalid hex",
+    re.IGNORECASE,
+)
 
 
-def sync_engine(settings: Settings, **kwargs: object) -> Engine:
+def session_options(settings: Settings) -> str:
+    """libpq ``options`` of the psycopg (CLI, loader) connections: the server checks every
+    ``client_check_interval_ms`` that the client is still there, so a killed ``gis-service load`` ends its
+    session and releases its locks within about a second instead of when its statement ends."""
+    return f"-c client_connection_check_interval={settings.db.client_check_interval_ms}"
+
+
+def sync_engine(settings: Settings, **kwargs: Any) -> Engine:
     """Engine for loaders, migrations, notebooks and the CLI."""
-    return create_engine(settings.sync_url, pool_pre_ping=True, **kwargs)
+    connect_args = {"options": session_options(settings), **kwargs.pop("connect_args", {})}
+    return create_engine(settings.sync_url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
-def async_engine(settings: Settings) -> AsyncEngine:
-    """Engine for the request path: asyncpg, with the statement timeout set per connection."""
+def async_engine(
+    settings: Settings, *, pool_size: int | None = None, max_overflow: int | None = None, name: str = "gis_service"
+) -> AsyncEngine:
+    """Engine for the request path: asyncpg, with the statement timeout set per connection. A request waits
+    at most ``db.pool_timeout_s`` for a pooled connection and ``db.connect_timeout_s`` for a new one."""
     timeout = str(settings.db.statement_timeout_ms)
     return create_async_engine(
-        settings.async_url,
-        pool_size=settings.db.pool_size,
-        max_overflow=settings.db.max_overflow,
+        settings.request_url,  # the app role when provisioned: not an owner, so row-level security applies
+        pool_size=settings.db.pool_size if pool_size is None else pool_size,
+        max_overflow=settings.db.max_overflow if max_overflow is None else max_overflow,
+        pool_timeout=settings.db.pool_timeout_s,
         # No pre-ping on the request path (a round trip per request); a dead connection fails once, is
         # invalidated by the pool and the error maps to 503.
         pool_pre_ping=False,
@@ -36,24 +66,40 @@ def async_engine(settings: Settings) -> AsyncEngine:
         # JIT compiles for a second before big aggregates and buys nothing for an API's queries; parallel
         # workers on a small host take the cores that concurrent requests need.
         connect_args={
+            "timeout": settings.db.connect_timeout_s,
             "server_settings": {
                 "statement_timeout": timeout,
-                "application_name": "gis_service",
+                "client_connection_check_interval": str(settings.db.client_check_interval_ms),
+                "application_name": name,
                 "jit": "off",
                 "max_parallel_workers_per_gather": str(settings.db.parallel_workers),
-            }
+            },
         },
     )
 
 
 def translate(exc: DBAPIError) -> Exception:
-    """Map a driver error to the service's vocabulary (timeouts and outages), else keep it."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    """Map a driver error to the service's vocabulary by SQLSTATE class: timeouts and outages (503), values
+    the database refused (400); anything else stays what it is (a fault: 500)."""
+    code = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
     if code == QUERY_CANCELED:
         return QueryTimeout("the query ran past the statement timeout; narrow it (bbox, filter, limit)")
-    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+    if isinstance(exc, OperationalError) or exc.connection_invalidated or code.startswith(UNAVAILABLE_STATES):
         return DatabaseUnavailable("the database cannot be reached")
+    message = database_message(exc)
+    if code.startswith(REFUSED_VALUE_STATES) or (code == INTERNAL_ERROR and GEOMETRY_MESSAGES.search(message)):
+        return InvalidValue(f"the database refused a value of the request: {message}")
     return exc
+
+
+def database_message(exc: DBAPIError) -> str:
+    """The primary message of the database (no SQL, no driver names), one line."""
+    orig = exc.orig
+    cause = orig.__cause__ if orig is not None and orig.__cause__ is not None else orig
+    diag = getattr(cause, "diag", None)  # psycopg
+    text = getattr(diag, "message_primary", None) or getattr(cause, "message", None) or str(cause)
+    text = re.sub(r"query argument \$\d+", "a value", str(text).splitlines()[0] if text else "")
+    return text[:200]
 
 
 @asynccontextmanager
@@ -62,6 +108,9 @@ async def request_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnecti
     try:
         async with engine.connect() as conn:
             yield conn
+    except PoolTimeout as exc:
+        wait = engine.pool.timeout()  # type: ignore[attr-defined]
+        raise ServiceBusy(f"no database connection became free within {wait:g} s; try again shortly") from exc
     except DBAPIError as exc:
         raise translate(exc) from exc
     except OSError as exc:

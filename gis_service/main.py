@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from gis_service import handlers, migrate, openapi, tilecache
+from gis_service import admission, handlers, migrate, openapi, tilecache
+from gis_service.auth.middleware import AccessHeaders
+from gis_service.auth.verify import AuthState
 from gis_service.catalog import Catalog
 from gis_service.db import async_engine
 from gis_service.maps.assets import STATIC_DIR
@@ -18,7 +20,7 @@ from gis_service.middleware import BodyLimit, HeadAsGet
 from gis_service.raster.catalog import RasterCatalog
 from gis_service.routers import analysis, common, features, maps, raster, tiles
 from gis_service.settings import Settings, load_settings
-from gis_service.tiles import TileMatrixSets
+from gis_service.tiles import TileMatrixSets, layer_versions
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,11 +29,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = async_engine(settings)
+        app.state.layer_versions = layer_versions(settings)
         app.state.tile_cache = tilecache.from_settings(settings.cache)
+        app.state.admission = admission.Admission(settings.admission)
         try:
             yield
         finally:
             await app.state.tile_cache.close()
+            await app.state.layer_versions.close()
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -48,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = migrate.script_head(settings)
     app.state.extents = {}  # per-process cache of layer extents, keyed by data version (repository.extents)
     app.state.tms = TileMatrixSets.default()
+    app.state.auth = AuthState.from_settings(settings)  # the issuer's cached keys, failure counters
     app.state.rasters = RasterCatalog.from_file(settings.layers_dir / "rasters.yaml", settings.raster.directory)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(
@@ -60,12 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app, settings)
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(AccessHeaders, realm=settings.auth.realm)
     handlers.install(app)
     app.include_router(common.router)
     app.include_router(features.router)
-    app.include_router(analysis.router)
+    heavy = [Depends(admission.admit_heavy)]  # analyses and maps queue for slots of their own (admission.py)
+    app.include_router(analysis.router, dependencies=heavy)
     app.include_router(tiles.router)
-    app.include_router(raster.router)
-    app.include_router(maps.router)
+    app.include_router(raster.router, dependencies=heavy)
+    app.include_router(maps.router, dependencies=heavy)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

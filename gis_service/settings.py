@@ -5,15 +5,19 @@ Nothing reads the environment at import time: call :func:`load_settings` where a
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import quote
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: ``gis-service db up`` writes the URL of the database it provisioned here.
 PROVISIONED_ENV = PROJECT_ROOT / ".data" / "gis.env"
+#: ... and the database roles' passwords and the API-key pepper here (mode 0600).
+SECRETS_ENV = PROJECT_ROOT / ".data" / "secrets.env"
 
 
 class DatabaseSettings(BaseModel):
@@ -23,13 +27,33 @@ class DatabaseSettings(BaseModel):
     statement_timeout_ms: int = Field(15_000, ge=100, le=600_000)
     #: PostgreSQL's max_parallel_workers_per_gather for request queries (0: one core per request).
     parallel_workers: int = Field(0, ge=0, le=64)
+    pool_timeout_s: float = Field(
+        2.0, gt=0, le=60, description="Longest wait for a pooled connection; then 503 with Retry-After."
+    )
+    connect_timeout_s: float = Field(2.0, gt=0, le=60, description="Longest wait for a new connection to open.")
+    client_check_interval_ms: int = Field(
+        1000,
+        ge=0,
+        le=3_600_000,
+        description="PostgreSQL's client_connection_check_interval: a session whose client died ends (and "
+        "releases its locks) within this time instead of at the end of its statement. 0: off.",
+    )
+    app_role: str | None = Field(
+        None, description="Role requests run as: not an owner, so row-level security applies (provisioned)."
+    )
+    app_password: SecretStr | None = None
 
 
 class FeatureSettings(BaseModel):
     default_limit: int = Field(100, ge=1)
     max_limit: int = Field(10_000, ge=1)
     max_filter_chars: int = Field(20_000, ge=100)
-    max_filter_depth: int = Field(64, ge=4)
+    max_filter_depth: int = Field(64, ge=4, le=256)  # cql2 crashes near 1,552 levels (queries/cql.py)
+
+
+def _cores() -> int:
+    """Cores this process may run on (the affinity mask, which containers and taskset narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class ApiSettings(BaseModel):
@@ -37,7 +61,12 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     cors_origins: list[str] = ["*"]
-    workers: int = Field(1, ge=1, le=64)
+    workers: int = Field(
+        default_factory=lambda: min(_cores(), 64),
+        ge=1,
+        le=64,
+        description="Worker processes of `gis-service serve` (a supervisor restarts any that dies); default: cores.",
+    )
     max_body_bytes: int = Field(1_100_000, ge=1_000)
 
 
@@ -70,6 +99,70 @@ class CacheSettings(BaseModel):
     max_bytes: int = Field(128 * 2**20, ge=0)
     redis_url: str | None = None
     redis_ttl_s: int = Field(7 * 86_400, ge=1)
+    versions_max_age_ms: int = Field(
+        500,
+        ge=0,
+        le=60_000,
+        description="The layers' data versions (part of every tile key) are re-read at most this often per "
+        "process, so a cached tile needs no pooled connection; a write shows in tiles within this time.",
+    )
+
+
+class AdmissionSettings(BaseModel):
+    """Heavy analyses (site selection, area statistics, corridor, reassignment, nearby over a large distance,
+    raster zonal statistics) and Folium map pages pass through bounded queues of their own, per worker, so
+    they cannot take every connection and core from cheap requests."""
+
+    concurrency: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Heavy analyses running at once per worker; with a worker per core, one per core, so "
+        "they leave cores to cheap requests and to PostgreSQL's other queries.",
+    )
+    map_concurrency: int = Field(
+        1, ge=1, le=64, description="Folium map pages rendered at once per worker (Python holding the loop's lock)."
+    )
+    queue: int = Field(8, ge=0, le=10_000, description="Heavy requests waiting at most; more get 503 at once.")
+    wait_s: float = Field(2.0, gt=0, le=60, description="Longest wait for a slot; then 503 with Retry-After.")
+    nearby_heavy_m: float = Field(5_000, ge=0, description="`nearby` beyond this distance counts as heavy.")
+
+
+class AuthSettings(BaseModel):
+    """Who is calling: API keys (HMAC-SHA256 under ``pepper``), OIDC bearer JWTs, anonymous reads, throttling."""
+
+    pepper: SecretStr | None = Field(None, description="Key of the API-key HMAC; `gis-service db up` makes one.")
+    anonymous_reads: bool = Field(True, description="Public collections can be read without credentials.")
+    realm: str = "gis_service"
+    oidc_issuer: str | None = Field(None, description="OIDC issuer URL; bearer JWTs are refused without one.")
+    oidc_audience: list[str] = Field([], description="Accepted `aud` values (the client ids of our apps).")
+    oidc_algorithms: list[str] = ["RS256", "PS256", "ES256"]
+    oidc_leeway_s: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
+    oidc_jwks_max_age_s: int = Field(3600, ge=10, description="How long discovery and signing keys are kept.")
+    oidc_refresh_min_interval_s: float = Field(
+        30.0, ge=0, description="An unknown `kid` refetches the keys at most this often."
+    )
+    oidc_http_timeout_s: float = Field(5.0, gt=0, le=60)
+    oidc_name_claim: str = "preferred_username"
+    oidc_groups_claim: str = Field("groups", description="Claim (dotted path) whose values are group names.")
+    oidc_group_map: dict[str, str] = Field({}, description="Claim value -> group name; others are kept as is.")
+    admin_groups: list[str] = Field([], description="Groups whose members are global admins.")
+    failure_limit: int = Field(5, ge=1, description="Failures per address or key before answers slow down.")
+    failure_window_s: int = Field(300, ge=1)
+    failure_delay_s: float = Field(0.25, ge=0, description="First delay; it doubles with every further failure.")
+    failure_max_delay_s: float = Field(4.0, ge=0, le=60)
+    throttle_entries: int = Field(10_000, ge=10, description="Addresses and keys tracked per worker (LRU).")
+    key_touch_interval_s: int = Field(60, ge=0, description="`last_used_at` of a key is written at most this often.")
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        """`none` and shared-secret algorithms would let anyone holding the public key sign tokens."""
+        allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+        wrong = sorted(set(value) - allowed)
+        if wrong or not value:
+            raise ValueError(f"oidc_algorithms must be asymmetric ({sorted(allowed)}), not {wrong}")
+        return value
 
 
 class RasterSettings(BaseModel):
@@ -113,7 +206,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GIS_",
         env_nested_delimiter="__",
-        env_file=(str(PROVISIONED_ENV), ".env"),
+        env_file=(str(PROVISIONED_ENV), str(SECRETS_ENV), ".env"),
         extra="ignore",
     )
 
@@ -127,7 +220,9 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     tiles: TileSettings = TileSettings()
     cache: CacheSettings = CacheSettings()
+    admission: AdmissionSettings = AdmissionSettings()
     raster: RasterSettings = RasterSettings()
+    auth: AuthSettings = AuthSettings()
     maps: MapSettings = MapSettings()
     layers_dir: Path = PROJECT_ROOT / "layers"
 
@@ -154,6 +249,16 @@ class Settings(BaseSettings):
     @property
     def async_url(self) -> str:
         return self.dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    @property
+    def request_url(self) -> str:
+        """The request engine's URL: ``dsn`` as ``db.app_role`` when one is configured (asyncpg)."""
+        if not self.db.app_role:
+            return self.async_url
+        password = self.db.app_password.get_secret_value() if self.db.app_password else ""
+        userinfo = quote(self.db.app_role, safe="") + (":" + quote(password, safe="") if password else "")
+        rest = self.dsn.partition("://")[2]
+        return f"postgresql+asyncpg://{userinfo}@{rest.rpartition('@')[2]}"
 
 
 def load_settings(**overrides: object) -> Settings:

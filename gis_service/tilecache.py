@@ -8,21 +8,28 @@ out (LRU here, TTL in Redis). Single flight: N simultaneous requests for one mis
 loader once; the others await that run. The load runs as its own task, so a client that hangs up does
 not cancel the query the others wait for. Redis (when ``cache.redis_url`` is set) lets several workers
 and ``gis-service tiles seed`` share rendered tiles; if it fails, the cache carries on in-process.
+
+The versions come from a :class:`LayerVersions` source. :class:`PolledVersions` reads them all with one
+query at most every ``cache.versions_max_age_ms`` per process, so a cache hit needs no pooled connection:
+a write shows in tiles within that time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gis_service.settings import CacheSettings
 
 log = logging.getLogger("gis_service.tilecache")
 Loader = Callable[[], Awaitable[bytes]]
+#: Layer (table) -> (data version, time of the last write in ISO 8601).
+Versions = Mapping[str, tuple[int, str]]
 #: Bytes an entry costs besides its value and key (OrderedDict node, bytes and str headers).
 ENTRY_OVERHEAD = 160
 
@@ -156,10 +163,92 @@ class TileCache:
             await self.redis.aclose()
 
 
-def _consume(task: asyncio.Task[bytes]) -> None:
+def _consume(task: asyncio.Future[Any]) -> None:
     """Retrieve a load's exception even when every waiter has gone, so asyncio does not log it as lost."""
     if not task.cancelled():
         task.exception()
+
+
+class LayerVersions(Protocol):
+    """Where tile keys get the layers' data versions from."""
+
+    async def current(self) -> Versions:
+        """Versions that include every write committed more than the source's staleness bound ago."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class VersionStats:
+    reads: int = 0
+    waits: int = 0  # requests that waited for a read (none fresh enough)
+    failures: int = 0
+
+
+class PolledVersions:
+    """Every layer's data version, read by one query (``fetch``) at most every ``max_age_s`` per process and
+    shared by all tile requests. A snapshot is served while younger than ``max_age_s`` (its age counted from
+    when its query started); past half that age one read refreshes it in the background, so under steady
+    traffic no request waits. Only a request that finds no fresh snapshot waits for a read (single flight),
+    and then a failed read is its error. ``max_age_s = 0`` reads on every call."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Versions]],
+        max_age_s: float,
+        *,
+        close: Callable[[], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_age_s = max_age_s
+        self.stats = VersionStats()
+        self._fetch, self._close, self._clock = fetch, close, clock
+        self._snapshot: Versions | None = None
+        self._read_at = 0.0
+        self._task: asyncio.Future[Versions] | None = None
+        self._task_started = 0.0
+
+    async def current(self) -> Versions:
+        if self.max_age_s <= 0:
+            return await self._read()
+        now = self._clock()
+        if self._snapshot is None or now - self._read_at >= self.max_age_s:
+            self.stats.waits += 1
+            return await asyncio.shield(self._refresh(started_after=now - self.max_age_s))
+        if now - self._read_at >= self.max_age_s / 2:
+            self._refresh()
+        return self._snapshot
+
+    def _refresh(self, started_after: float = float("-inf")) -> asyncio.Future[Versions]:
+        """The read in flight if it started after ``started_after`` (so it cannot miss a write older than the
+        bound), else a new one; a finished read is never joined."""
+        task = self._task
+        if task is None or task.done() or self._task_started < started_after:
+            self._task_started = self._clock()
+            task = self._task = asyncio.ensure_future(self._read())
+            task.add_done_callback(_consume)
+        return task
+
+    async def _read(self) -> Versions:
+        started = self._clock()
+        try:
+            snapshot = await self._fetch()
+        except Exception as exc:
+            self.stats.failures += 1
+            if self.stats.failures in (1, 10, 100) or self.stats.failures % 1000 == 0:
+                log.warning("layer versions could not be read (%s failures so far): %s", self.stats.failures, exc)
+            raise
+        self.stats.reads += 1
+        if started >= self._read_at:
+            self._snapshot, self._read_at = snapshot, started
+        return snapshot
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._close is not None:
+            await self._close()
 
 
 def from_settings(settings: CacheSettings) -> TileCache:

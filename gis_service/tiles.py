@@ -2,7 +2,9 @@
 
 The render path is ``versions -> key -> If-None-Match -> cache (single flight) -> ST_AsMVT``; the key
 carries the layers' data versions, the catalogue entries and every parameter, so it doubles as a strong
-ETag. Tiles are cached gzip-compressed (most clients ask for gzip; the rest get them inflated).
+ETag. Tiles are cached gzip-compressed (most clients ask for gzip; the rest get them inflated). The
+versions come from a per-process source on a connection of its own, so a cache hit never queues for the
+request pool; a connection is taken only to render a miss.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from gis_service.catalog import Catalog, LayerSpec
 from gis_service.db import async_engine, request_connection
 from gis_service.dependencies import crs_query, datetime_query, reject_unknown
 from gis_service.errors import InvalidParameter, NotFound
-from gis_service.queries import cql
+from gis_service.queries import cql, meta
 from gis_service.queries import tiles as tq
 from gis_service.responses import MVT, not_modified
 from gis_service.settings import Settings
-from gis_service.tilecache import TileCache
+from gis_service.tilecache import LayerVersions, PolledVersions, TileCache, Versions
 
 #: Tile matrix set id -> SRID of the geometry the tile query reads (3857: the stored ``geom_3857``).
 SRIDS = {"WebMercatorQuad": 3857, "WorldCRS84Quad": 4326}
@@ -38,6 +40,7 @@ ENCODING_VERSION = "mvt-1"
 #: gzip level 3: a 270 kB tile compresses in ~7 ms (level 5: ~13 ms) for 3 % more bytes.
 GZIP_LEVEL = 3
 OFF_LOOP_BYTES = 32_768
+PUBLIC_SCOPE = ("public",)
 
 
 class UnknownTileMatrixSet(NotFound):
@@ -124,7 +127,7 @@ class TileParams:
         return (self.interval, self.filter, self.filter_lang, self.filter_crs)
 
 
-def tile_params(
+async def tile_params(
     request: Request,
     datetime: Annotated[str | None, Query(description="Instant or interval (`2025-07-01`, `2020/..`).")] = None,
     filter: Annotated[str | None, Query(description="CQL2 filter (text or JSON) on the collection.")] = None,
@@ -150,11 +153,29 @@ def accepts_gzip(request: Request) -> bool:
     return False
 
 
+def read_versions(engine: AsyncEngine) -> Callable[[], Awaitable[Versions]]:
+    """One query for the version and time of the last write of every layer."""
+
+    async def read() -> Versions:
+        async with request_connection(engine) as conn:
+            rows = (await conn.execute(meta.layer_versions())).all()
+        return {row.layer: (row.version, row.changed_at.isoformat()) for row in rows}
+
+    return read
+
+
+def layer_versions(settings: Settings) -> PolledVersions:
+    """The per-process version source of the tile keys, on one connection of its own: reading versions
+    never waits behind requests that hold the pool."""
+    engine = async_engine(settings, pool_size=1, max_overflow=0, name="gis_service versions")
+    return PolledVersions(read_versions(engine), settings.cache.versions_max_age_ms / 1000, close=engine.dispose)
+
+
 class VectorTiles:
     """Renders, caches and answers MVT tiles of one or more collections."""
 
-    def __init__(self, engine: AsyncEngine, cache: TileCache, settings: Settings) -> None:
-        self.engine, self.cache, self.settings = engine, cache, settings
+    def __init__(self, engine: AsyncEngine, cache: TileCache, settings: Settings, versions: LayerVersions) -> None:
+        self.engine, self.cache, self.settings, self.versions = engine, cache, settings, versions
 
     def query(self, addr: TileAddress, params: TileParams | None, spec: LayerSpec) -> tq.TileQuery:
         tiles = self.settings.tiles
@@ -171,9 +192,7 @@ class VectorTiles:
         )
 
     async def key(self, specs: list[LayerSpec], addr: TileAddress, extra: tuple[Any, ...]) -> str:
-        async with request_connection(self.engine) as conn:
-            rows = (await conn.execute(tq.data_versions([s.table for s in specs]))).all()
-        versions = {row.layer: (row.version, row.changed_at.isoformat()) for row in rows}
+        versions = await self.versions.current()
         tiles = self.settings.tiles
         parts = (
             ENCODING_VERSION,
@@ -183,6 +202,7 @@ class VectorTiles:
             (addr.tms_id, addr.z, addr.x, addr.y),
             (tiles.extent, tiles.buffer, tiles.max_features, tiles.simplify_below_zoom),
             extra,
+            access_scope(specs),
         )
         return hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
 
@@ -206,7 +226,8 @@ class VectorTiles:
         key = await self.key([spec for spec, _ in layers], addr, extra)
         compressed = accepts_gzip(request)
         etag = f'"{key[:32]}{"-gz" if compressed else ""}"'
-        headers = {"ETag": etag, "Cache-Control": self.cache_control(), "Vary": "Accept-Encoding"}
+        private = access_scope([spec for spec, _ in layers]) != PUBLIC_SCOPE
+        headers = {"ETag": etag, "Cache-Control": self.cache_control(private), "Vary": "Accept-Encoding"}
         if not_modified(request, etag):
             return Response(status_code=304, headers=headers)
         data = await self.cache.get_or_load(key, lambda: self.render(layers, planning=extra[:1] == ("planning",)))
@@ -216,9 +237,17 @@ class VectorTiles:
             return Response(data, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
         return Response(gzip.decompress(data), media_type=MVT, headers=headers)
 
-    def cache_control(self) -> str:
+    def cache_control(self, private: bool = False) -> str:
+        """``private`` for tiles of non-public collections: no shared cache may hand them to others."""
         max_age = self.settings.tiles.max_age_s
-        return f"public, max-age={max_age}" if max_age else "public, max-age=0, must-revalidate"
+        visibility = "private" if private else "public"
+        return f"{visibility}, max-age={max_age}" if max_age else f"{visibility}, max-age=0, must-revalidate"
+
+
+def access_scope(specs: list[LayerSpec]) -> tuple[str, ...]:
+    """Who may see a tile: everyone, or the readers of its non-public collections. Part of every key and
+    ETag, so an entry filled for a reader of a non-public layer is never the answer to anyone else's key."""
+    return tuple(sorted(s.id for s in specs if not s.public)) or PUBLIC_SCOPE
 
 
 def planning_layers(catalog: Catalog, settings: Settings, wanted: str | None) -> list[LayerSpec]:
@@ -325,7 +354,8 @@ async def render_batch(
     makes them, so a seeded shared cache answers the API) and hand each tile to ``sink``; returns the count."""
     engine = async_engine(settings)
     cache = tilecache.from_settings(settings.cache)
-    renderer, tms = VectorTiles(engine, cache, settings), morecantile.tms.get("WebMercatorQuad")
+    versions = PolledVersions(read_versions(engine), settings.cache.versions_max_age_ms / 1000)
+    renderer, tms = VectorTiles(engine, cache, settings, versions), morecantile.tms.get("WebMercatorQuad")
     extra = ("planning", TileParams().key()) if planning else TileParams().key()
     try:
         async with request_connection(engine) as conn:

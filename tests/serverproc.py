@@ -14,8 +14,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,33 +87,62 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT_S)
 
 
+@dataclass
+class ServerProcess:
+    base: str
+    process: subprocess.Popen[bytes]
+    log_path: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return _read(self.log_path)
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """One uvicorn process serving the app factory (no supervisor)."""
+    app = ["gis_service.main:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "uvicorn", *app]
+
+
+def serve_command(port: int, workers: int) -> list[str]:
+    """``gis-service serve``: the supervisor and its workers, as ``make run`` starts them."""
+    cli = str(Path(sys.executable).with_name("gis-service"))
+    return [cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
 @contextmanager
-def running_server(dsn: str, *, timeout: float = START_TIMEOUT_S) -> Iterator[str]:
-    """Run ``uvicorn gis_service.main:create_app --factory`` on a free port against ``dsn``; yield its base URL.
+def server_process(
+    dsn: str,
+    *,
+    env: dict[str, str] | None = None,
+    command: Callable[[int], list[str]] = uvicorn_command,
+    timeout: float = START_TIMEOUT_S,
+) -> Iterator[ServerProcess]:
+    """Run the service (``command(port)``, by default one uvicorn process) on a free port against ``dsn`` with
+    ``env`` added to this environment; yield it once /health answers 200, stop it afterwards.
 
     The server's output goes to a file (a pipe nobody reads would block it), shown when it fails to start.
     ``GIS_LAYERS_DIR`` and the rest of the environment are passed through unchanged.
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GIS_DATABASE_URL": dsn}
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "gis_service.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    full_env = {**os.environ, **(env or {}), "GIS_DATABASE_URL": dsn}
     with tempfile.NamedTemporaryFile("wb", prefix="gis-server-", suffix=".log", delete=False) as log:
         log_path = log.name
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command(port), cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_until_healthy(process, base, log_path, timeout)
-        yield base
+        yield ServerProcess(base, process, log_path)
     finally:
         _stop(process)
         os.unlink(log_path)
+
+
+@contextmanager
+def running_server(dsn: str, *, timeout: float = START_TIMEOUT_S) -> Iterator[str]:
+    """Run ``uvicorn gis_service.main:create_app --factory`` on a free port against ``dsn``; yield its base URL."""
+    with server_process(dsn, timeout=timeout) as server:
+        yield server.base

@@ -13,13 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 from gis_service import tilecache
 from gis_service.catalog import Catalog
+from gis_service.models import VERSIONED_TABLES
 from gis_service.settings import CacheSettings, Settings
-from gis_service.tilecache import ENTRY_OVERHEAD, TileCache
-from gis_service.tiles import render_batch
+from gis_service.tilecache import ENTRY_OVERHEAD, PolledVersions, TileCache, Versions
+from gis_service.tiles import layer_versions, render_batch
+from tests.test_tiles import make_app
 
 
 class CountingLoader:
@@ -215,3 +217,183 @@ def test_seeded_tiles_are_served_by_the_api_without_a_query(
         return response.status_code, cache.stats.remote_hits, sum("ST_AsMVT(" in sql for sql in executed)
 
     assert asyncio.run(request()) == (200, 1, 0)
+
+
+# ---- layer versions: a cache hit needs no pooled connection ---------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingVersions:
+    """Stands in for the one versions query, to count reads and time them on a fake clock."""
+
+    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
+        self.calls, self.delay, self.fail, self.version = 0, delay, fail, 1
+
+    async def __call__(self) -> dict[str, tuple[int, str]]:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("database went away")
+        return {"parcels": (self.version, "2025-07-01T00:00:00+00:00")}
+
+
+def test_versions_are_read_at_most_once_per_interval_and_refreshed_ahead() -> None:
+    async def scenario() -> list[tuple[int, int, int]]:
+        clock, fetch = Clock(), CountingVersions()
+        source = PolledVersions(fetch, 0.5, clock=clock)
+        seen = []
+
+        async def observe() -> None:
+            version = (await source.current())["parcels"][0]
+            seen.append((fetch.calls, source.stats.waits, version))
+
+        for _ in range(50):  # one read for many requests inside the interval
+            await source.current()
+        await observe()
+        fetch.version = 2
+        clock.now += 0.3  # past half the interval: served at once, refreshed in the background
+        await observe()
+        await asyncio.sleep(0.01)
+        await observe()
+        fetch.version = 3
+        clock.now += 0.6  # past the whole interval: the request waits for a read and sees the write
+        await observe()
+        return seen
+
+    assert asyncio.run(scenario()) == [(1, 1, 1), (1, 1, 1), (2, 1, 2), (3, 2, 3)]
+
+
+def test_a_read_started_too_long_ago_is_not_joined() -> None:
+    """A background read still running past the bound may predate a write: a waiting request starts its own."""
+
+    async def scenario() -> tuple[int, int]:
+        clock, fetch = Clock(), CountingVersions()
+        source = PolledVersions(fetch, 0.5, clock=clock)
+        await source.current()
+        fetch.delay = 0.05
+        clock.now += 0.3
+        await source.current()  # starts a slow background read at t = 0.3
+        await asyncio.sleep(0)
+        fetch.version = 2
+        clock.now += 0.6  # the read in flight started 0.6 s ago, before the write
+        version = (await source.current())["parcels"][0]
+        return version, fetch.calls
+
+    assert asyncio.run(scenario()) == (2, 3)
+
+
+def test_simultaneous_requests_share_one_versions_read() -> None:
+    async def scenario() -> tuple[int, int]:
+        fetch = CountingVersions(delay=0.05)
+        source = PolledVersions(fetch, 0.5)
+        answers = await asyncio.gather(*(source.current() for _ in range(20)))
+        assert all(a == answers[0] for a in answers)
+        return fetch.calls, source.stats.reads
+
+    assert asyncio.run(scenario()) == (1, 1)
+
+
+def test_a_failed_versions_read_fails_the_waiting_request_and_is_retried() -> None:
+    async def scenario() -> tuple[bool, int, int]:
+        fetch = CountingVersions(fail=True)
+        source = PolledVersions(fetch, 0.5)
+        with pytest.raises(RuntimeError):
+            await source.current()
+        fetch.fail = False
+        ok = (await source.current())["parcels"] == (1, "2025-07-01T00:00:00+00:00")
+        return ok, fetch.calls, source.stats.failures
+
+    assert asyncio.run(scenario()) == (True, 2, 1)
+
+
+def test_zero_max_age_reads_on_every_request() -> None:
+    async def scenario() -> int:
+        fetch = CountingVersions()
+        source = PolledVersions(fetch, 0)
+        for _ in range(3):
+            await source.current()
+        return fetch.calls
+
+    assert asyncio.run(scenario()) == 3
+
+
+def test_the_versions_query_reads_every_layer(migrated: Settings, bundled: Engine) -> None:
+    async def scenario() -> Versions:
+        source = layer_versions(migrated)
+        try:
+            return await source.current()
+        finally:
+            await source.close()
+
+    versions = asyncio.run(scenario())
+    assert set(versions) == set(VERSIONED_TABLES)
+    with bundled.connect() as conn:
+        row = conn.execute(text("SELECT version, changed_at FROM layer_versions WHERE layer = 'admin_units'")).one()
+    assert versions["admin_units"] == (row.version, row.changed_at.isoformat())
+
+
+def test_tile_routes_take_no_connection_before_the_cache() -> None:
+    """No tile route has the connection dependency: a connection is taken only to render a miss."""
+    from fastapi.routing import APIRoute
+
+    from gis_service.dependencies import get_connection
+    from gis_service.routers import tiles as tile_routes_module
+
+    def calls(dependant: Any) -> set[Any]:
+        return {dependant.call} | {c for d in dependant.dependencies for c in calls(d)}
+
+    routes = [r for r in tile_routes_module.router.routes if isinstance(r, APIRoute)]
+    tile_routes = [r for r in routes if r.operation_id in {"getCollectionTile", "getXYZTile", "getPlanningTile"}]
+    assert len(tile_routes) == 3
+    assert all(get_connection not in calls(r.dependant) for r in tile_routes)
+    assert any(get_connection in calls(r.dependant) for r in routes)  # the check does find it where it is
+
+
+def test_a_cache_hit_is_served_while_the_pool_is_exhausted(migrated: Settings, bundled: Engine) -> None:
+    """Every pooled connection held by others: a cached tile still answers at once; a tile that must be
+    rendered waits the pool bound, then gets 503 with Retry-After."""
+    db = migrated.db.model_copy(update={"pool_size": 1, "max_overflow": 0, "pool_timeout_s": 0.5})
+    settings = migrated.model_copy(update={"db": db})
+    park = bundled_park(bundled)
+    warm = "/tiles/industrial_parks/{z}/{x}/{y}.pbf".format(**park_tile(park, 14))
+    cold = "/tiles/industrial_parks/{z}/{x}/{y}.pbf".format(**park_tile(park, 15))
+
+    async def scenario() -> tuple[int, float, int, float, dict[str, Any], str | None]:
+        app = make_app(settings)
+        transport = httpx.ASGITransport(app=app)
+        async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            assert (await c.get(warm)).status_code == 200
+            async with app.state.engine.connect():  # the only pooled connection, held
+                started = time.perf_counter()
+                hit = await c.get(warm)
+                hit_s = time.perf_counter() - started
+                started = time.perf_counter()
+                miss = await c.get(cold)
+                miss_s = time.perf_counter() - started
+        return hit.status_code, hit_s, miss.status_code, miss_s, miss.json(), miss.headers.get("retry-after")
+
+    hit, hit_s, miss, miss_s, problem, retry_after = asyncio.run(scenario())
+    assert hit == 200 and hit_s < 0.3
+    assert miss == 503 and 0.45 <= miss_s < 2.0 and problem["title"] == "Service busy"
+    assert retry_after is not None and int(retry_after) >= 1
+
+
+def bundled_park(engine: Engine) -> tuple[float, float]:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM industrial_parks WHERE geom IS NOT NULL")).first()
+    assert row is not None
+    return float(row[0]), float(row[1])
+
+
+def park_tile(point: tuple[float, float], zoom: int) -> dict[str, int]:
+    import morecantile
+
+    tile = morecantile.tms.get("WebMercatorQuad").tile(point[0], point[1], zoom)
+    return {"z": tile.z, "x": tile.x, "y": tile.y}

@@ -23,6 +23,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from gis_service.db import session_options
 from gis_service.errors import DatabaseUnavailable, GisServiceError, LoadError
 from gis_service.ingest.reader import SourceCrs, read_file, source_crs
 from gis_service.ingest.validate import Checked, Reject, TableSpec, check, table_spec
@@ -100,10 +101,16 @@ def default_rejects_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejects.csv")
 
 
+def connect(settings: Settings) -> psycopg.Connection[Any]:
+    """A loader's connection: if the process is killed, the server ends its session (and releases its locks)
+    within ``db.client_check_interval_ms`` rather than when the statement in progress finishes."""
+    return psycopg.connect(settings.dsn, options=session_options(settings))
+
+
 def write(settings: Settings, spec: TableSpec, checked: Checked, mode: str) -> tuple[int, int, int, int]:
     """COPY and merge in one transaction; returns (inserted, updated, unchanged, deleted)."""
     try:
-        with psycopg.connect(settings.dsn) as conn, conn.transaction(), conn.cursor() as cur:
+        with connect(settings) as conn, conn.transaction(), conn.cursor() as cur:
             before = lock_version(cur, spec.table)
             stage(cur, spec, checked)
             refuse_repeated_keys(cur, spec)

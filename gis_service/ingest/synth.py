@@ -23,7 +23,7 @@ import shapely
 from psycopg import sql
 
 from gis_service.errors import LoadError
-from gis_service.ingest.loader import bump_once, database_error, lock_version, progress
+from gis_service.ingest.loader import bump_once, connect, database_error, lock_version, progress
 from gis_service.ingest.validate import table_spec
 from gis_service.settings import Settings
 
@@ -103,7 +103,7 @@ def load_parcels(settings: Settings, *, count: int, seed: int = 7, replace: bool
     started = time.perf_counter()
     clock = [0.0]
     try:
-        with psycopg.connect(settings.dsn) as conn, conn.transaction(), conn.cursor() as cur:
+        with connect(settings) as conn, conn.transaction(), conn.cursor() as cur:
             wards = read_wards(cur)
             before = lock_version(cur, "parcels")
             cur.execute("LOCK TABLE parcels IN SHARE ROW EXCLUSIVE MODE")  # sheet numbers stay unique

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from gis_service import repository, tiles
+from gis_service.auth.dependency import ReadableCollection, ReadableLayers
 from gis_service.catalog import LayerSpec
-from gis_service.dependencies import CatalogDep, CollectionDep, ConnDep, SettingsDep, reject_unknown
+from gis_service.dependencies import AsciiInt, CatalogDep, ConnDep, SettingsDep, reject_unknown
 from gis_service.raster import glyphs as glyph_ranges
 from gis_service.responses import MVT, FastJSON
 from gis_service.routers.common import base_url
@@ -21,27 +22,25 @@ TILING_SCHEME = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
 DIMENSIONS = {"point": 0, "multipoint": 0, "linestring": 1, "multilinestring": 1, "polygon": 2, "multipolygon": 2}
 
 
-def get_tms(request: Request) -> tiles.TileMatrixSets:
+# Dependencies of the tile routes are ``async``: a sync one costs a thread-pool hop per request, and under
+# CPU contention each hop waits for the scheduler (a cached tile went from ~1 ms to hundreds).
+async def get_tms(request: Request) -> tiles.TileMatrixSets:
     sets: tiles.TileMatrixSets = request.app.state.tms
     return sets
 
 
-def get_vector_tiles(request: Request) -> tiles.VectorTiles:
+async def get_vector_tiles(request: Request) -> tiles.VectorTiles:
     state = request.app.state
-    return tiles.VectorTiles(state.engine, state.tile_cache, state.settings)
+    return tiles.VectorTiles(state.engine, state.tile_cache, state.settings, state.layer_versions)
 
 
 TmsDep = Annotated[tiles.TileMatrixSets, Depends(get_tms)]
 TilesDep = Annotated[tiles.VectorTiles, Depends(get_vector_tiles)]
 ParamsDep = Annotated[tiles.TileParams, Depends(tiles.tile_params)]
 TmsId = Annotated[str, Path(description="Tile matrix set: WebMercatorQuad or WorldCRS84Quad.", max_length=64)]
-Z = Annotated[int, Path(description="Zoom level (tile matrix).")]
-X = Annotated[int, Path(description="Column.")]
-Y = Annotated[int, Path(description="Row (from the top).")]
-MVT_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/vnd.mapbox-vector-tile": {}}, "description": "A Mapbox Vector Tile."},
-    204: {"description": "No feature in this tile."},
-}
+Z = Annotated[AsciiInt, Path(description="Zoom level (tile matrix).")]
+X = Annotated[AsciiInt, Path(description="Column.")]
+Y = Annotated[AsciiInt, Path(description="Row (from the top).")]
 
 
 async def bbox_of(request: Request, conn: ConnDep, specs: list[LayerSpec]) -> list[float]:
@@ -167,7 +166,7 @@ async def tile_matrix_set(request: Request, sets: TmsDep, tileMatrixSetId: TmsId
 
 
 @router.get("/collections/{collectionId}/tiles", operation_id="getCollectionTileSets", summary="Tilesets")
-async def collection_tilesets(request: Request, spec: CollectionDep, sets: TmsDep) -> Response:
+async def collection_tilesets(request: Request, spec: ReadableCollection, sets: TmsDep) -> Response:
     reject_unknown(request, {"f"})
     return FastJSON(tilesets(base_url(request), spec, sets))
 
@@ -178,7 +177,7 @@ async def collection_tilesets(request: Request, spec: CollectionDep, sets: TmsDe
     summary="Tileset metadata",
 )
 async def collection_tileset(
-    request: Request, conn: ConnDep, spec: CollectionDep, sets: TmsDep, tileMatrixSetId: TmsId, params: ParamsDep
+    request: Request, conn: ConnDep, spec: ReadableCollection, sets: TmsDep, tileMatrixSetId: TmsId, params: ParamsDep
 ) -> Response:
     tms = sets.get(tileMatrixSetId)
     bbox = await bbox_of(request, conn, [spec])
@@ -191,7 +190,7 @@ async def collection_tileset(
     summary="TileJSON 3.0 of a collection",
 )
 async def collection_tilejson(
-    request: Request, conn: ConnDep, spec: CollectionDep, sets: TmsDep, tileMatrixSetId: TmsId, params: ParamsDep
+    request: Request, conn: ConnDep, spec: ReadableCollection, sets: TmsDep, tileMatrixSetId: TmsId, params: ParamsDep
 ) -> Response:
     tms = sets.get(tileMatrixSetId)
     if tms.id != "WebMercatorQuad":
@@ -203,11 +202,10 @@ async def collection_tilejson(
     "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
     operation_id="getCollectionTile",
     summary="A vector tile of a collection",
-    responses=MVT_RESPONSE,
 )
 async def collection_tile(
     request: Request,
-    spec: CollectionDep,
+    spec: ReadableCollection,
     sets: TmsDep,
     renderer: TilesDep,
     params: ParamsDep,
@@ -228,11 +226,12 @@ async def planning_tilejson(
     conn: ConnDep,
     catalog: CatalogDep,
     settings: SettingsDep,
+    readable: ReadableLayers,
     collections: Annotated[str | None, Query(description="Comma-separated subset of the layers.")] = None,
     datetime: Annotated[str | None, Query(description="Instant or interval for every temporal layer.")] = None,
 ) -> Response:
     reject_unknown(request, {"collections", "datetime"})
-    specs = tiles.planning_layers(catalog, settings, collections)
+    specs = readable.only(tiles.planning_layers(catalog, settings, collections), named=collections is not None)
     suffix = f"?{request.url.query}" if request.url.query else ""
     url = f"{base_url(request)}/tiles/planning/{{z}}/{{x}}/{{y}}.pbf{suffix}"
     bbox = await bbox_of(request, conn, specs)
@@ -245,12 +244,12 @@ async def planning_tilejson(
     "/tiles/planning/{z}/{x}/{y}.pbf",
     operation_id="getPlanningTile",
     summary="A tile of the multi-layer planning tileset",
-    responses=MVT_RESPONSE,
 )
 async def planning_tile(
     request: Request,
     catalog: CatalogDep,
     settings: SettingsDep,
+    readable: ReadableLayers,
     sets: TmsDep,
     renderer: TilesDep,
     z: Z,
@@ -260,7 +259,7 @@ async def planning_tile(
     datetime: Annotated[str | None, Query(description="Instant or interval for every temporal layer.")] = None,
 ) -> Response:
     reject_unknown(request, {"collections", "datetime"})
-    specs = tiles.planning_layers(catalog, settings, collections)
+    specs = readable.only(tiles.planning_layers(catalog, settings, collections), named=collections is not None)
     tms = sets.get("WebMercatorQuad")
     addr = tiles.address(tms, z, x, y, min(s.minzoom for s in specs), max(s.maxzoom for s in specs))
     params = tiles.TileParams(datetime)
@@ -269,7 +268,7 @@ async def planning_tile(
 
 
 @router.get("/tiles/{collectionId}.json", operation_id="getTileJSON", summary="TileJSON 3.0 of a collection")
-async def xyz_tilejson(request: Request, conn: ConnDep, spec: CollectionDep, params: ParamsDep) -> Response:
+async def xyz_tilejson(request: Request, conn: ConnDep, spec: ReadableCollection, params: ParamsDep) -> Response:
     return await _tilejson(request, conn, spec)
 
 
@@ -284,10 +283,9 @@ async def _tilejson(request: Request, conn: ConnDep, spec: LayerSpec) -> Respons
     "/tiles/{collectionId}/{z}/{x}/{y}.pbf",
     operation_id="getXYZTile",
     summary="A vector tile of a collection (XYZ, WebMercatorQuad)",
-    responses=MVT_RESPONSE,
 )
 async def xyz_tile(
-    request: Request, spec: CollectionDep, sets: TmsDep, renderer: TilesDep, params: ParamsDep, z: Z, x: X, y: Y
+    request: Request, spec: ReadableCollection, sets: TmsDep, renderer: TilesDep, params: ParamsDep, z: Z, x: X, y: Y
 ) -> Response:
     addr = tiles.address(sets.get("WebMercatorQuad"), z, x, y, spec.minzoom, spec.maxzoom)
     return await renderer.respond(request, [(spec, renderer.query(addr, params, spec))], addr, params.key())
