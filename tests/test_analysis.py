@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from pyproj import Geod
 from shapely import wkb
@@ -23,6 +25,18 @@ GEOD = Geod(ellps="WGS84")
 
 def source(name: str) -> list[dict]:  # type: ignore[type-arg]
     return json.loads((DATA / name).read_text(encoding="utf-8"))["features"]  # type: ignore[no-any-return]
+
+
+def park_points() -> dict[str, Point]:
+    """Every sourced park site point, read from the bundled files (first pass and third pass)."""
+    points = {f["properties"]["park_id"]: shape(f["geometry"]) for f in source("bd_industrial_parks_points.geojson")}
+    use = yaml.safe_load((DATA / "bd_located_pass3.yaml").read_text(encoding="utf-8"))["park_points"]
+    with (DATA / "bd_industrial_parks_points_osm_pass3.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            decision = use[row["source_url_or_repo_path"].split("/node/")[1].split()[0]]
+            if decision["use"] in ("site", "park"):
+                points[decision["park"]] = Point(float(row["lon"]), float(row["lat"]))
+    return points
 
 
 def db_geom(engine: Engine, sql: str, **params: object):  # type: ignore[no-untyped-def]
@@ -96,10 +110,10 @@ def test_nearby_parks_of_ql13_match_an_independent_distance(client: TestClient, 
     ).json()
     line = to_utm(db_geom(bundled, "SELECT ST_AsBinary(geom) FROM transport_projects WHERE code = 'QL13'"))
     expected = {}
-    for f in source("bd_industrial_parks_points.geojson"):
-        d = line.distance(to_utm(shape(f["geometry"])))
+    for code, point in park_points().items():
+        d = line.distance(to_utm(point))
         if d <= 5000:
-            expected[f["properties"]["park_id"]] = d
+            expected[code] = d
     got = {f["id"]: f["properties"]["distance_m"] for f in body["features"]}
     assert set(got) == set(expected) and got
     for code, d in got.items():
@@ -147,7 +161,7 @@ def test_area_stats_by_legacy_district_match_point_in_polygon(client: TestClient
         expected[key or "unlocated"] = expected.get(key or "unlocated", 0) + (area or 0)
     got = {g["unit_code"]: g["hectares"] or 0 for g in body["groups"]}
     assert got == pytest.approx(expected)
-    assert body["total"]["count"] == 34
+    assert body["total"]["count"] == 36
 
 
 def test_area_stats_of_zones_by_2025_ward(client: TestClient, zones: dict) -> None:  # type: ignore[type-arg]
@@ -170,9 +184,27 @@ def test_site_selection_finds_the_contiguous_site_near_ql13(client: TestClient, 
     line = to_utm(db_geom(bundled, "SELECT ST_AsBinary(geom) FROM transport_projects WHERE code = 'QL13'"))
     union = to_utm(zones["T-A"]).union(to_utm(zones["T-B"]))
     assert site["criteria"]["nh13"]["distance_m"] == pytest.approx(line.distance(union), rel=0.005, abs=1.0)
-    assert any("ring_roads" in w for w in body["warnings"])  # no sourced Ring Road geometry: said, not faked
+    rings = to_utm(
+        db_geom(bundled, "SELECT ST_AsBinary(ST_Collect(geom)) FROM transport_projects WHERE kind = 'ring road'")
+    )
+    assert site["criteria"]["ring_roads"]["distance_m"] == pytest.approx(rings.distance(union), rel=0.005, abs=1.0)
+    # Ring roads are applied now, and the answer says how rough they are and what they miss.
+    assert any("ring_roads lines with schematic geometry" in w and "±2,470 m" in w for w in body["warnings"])
+    assert any("ring_roads: parts of these lines are not located" in w and "16.1 km" in w for w in body["warnings"])
     csv_text = client.post("/analysis/site-selection", params={"f": "csv"}, json=criteria).text
     assert csv_text.splitlines()[0].startswith("site,score")
+
+
+def test_site_selection_limit_finer_than_the_lines_is_unreliable(client: TestClient, zones: dict) -> None:  # type: ignore[type-arg]
+    criteria = {
+        "collection": "planning_zones",
+        "min_area_ha": 50,
+        "max_distance_m": {"mptv": 3000, "expressway": 20000},
+    }
+    body = client.post("/analysis/site-selection", json=criteria).json()
+    assert any(w.startswith("mptv: max_distance_m=3000 m is below the accuracy ±3,522 m") for w in body["warnings"])
+    assert any("expressway lines with schematic geometry" in w and "CT_TDM_CT" in w for w in body["warnings"])
+    assert not any(w.startswith("expressway: max_distance_m") for w in body["warnings"])  # 20 km > 5.1 km
 
 
 def test_crosswalk_shares_match_shapely(client: TestClient) -> None:
@@ -244,7 +276,7 @@ BAD = [
         "collectionId",
     ),
     ("/analysis/corridor", {"project": "QL13", "width_m": 1001}, 400, "width_m"),
-    ("/analysis/corridor", {"project": "RR3", "width_m": 100}, 404, "project"),
+    ("/analysis/corridor", {"project": "HCM_CTDH", "width_m": 100}, 404, "project"),
     ("/analysis/corridor", {"project": "NOPE", "width_m": 100}, 404, "project"),
     ("/analysis/area-stats", {"collection": "rivers"}, 400, "collection"),
     ("/analysis/area-stats", {"collection": "parcels", "units": "2025", "date": "2020-01-01"}, 400, "date"),
@@ -295,3 +327,84 @@ def test_feature_reference_must_name_collection_and_id(client: TestClient) -> No
         "/analysis/nearby", params={"collection": "industrial_parks", "distance_m": 10, "feature": "transport_projects"}
     )
     assert response.status_code == 400 and response.json()["parameter"] == "feature"
+
+
+# ---- analyses on the schematic lines (third located pass) ------------------------------------------
+
+
+def test_parks_within_5_km_of_ring_road_4_with_a_schematic_warning(client: TestClient, bundled: Engine) -> None:
+    body = client.get(
+        "/analysis/nearby",
+        params={"collection": "industrial_parks", "distance_m": 5000, "feature": "transport_projects/RR4"},
+    ).json()
+    line = to_utm(db_geom(bundled, "SELECT ST_AsBinary(geom) FROM transport_projects WHERE code = 'RR4'"))
+    expected = {code: line.distance(to_utm(p)) for code, p in park_points().items()}
+    expected = {code: d for code, d in expected.items() if d <= 5000}
+    got = {f["id"]: f["properties"]["distance_m"] for f in body["features"]}
+    assert got and set(got) == set(expected)
+    for code, d in got.items():
+        assert d == pytest.approx(expected[code], rel=0.005)
+    assert body["reference"] == {
+        "kind": "feature",
+        "collection": "transport_projects",
+        "id": "RR4",
+        "geometry_quality": "schematic",
+        "accuracy_m": 2470.1,
+        "geometry_stub": False,
+        "geometry_missing": body["reference"]["geometry_missing"],
+    }
+    assert "Thủ Biên" in body["reference"]["geometry_missing"] and body["reliable"] is True
+    assert any("RR4 is a schematic line" in w and "±2,470 m" in w for w in body["warnings"])
+    assert any(
+        "industrial_parks with approximate geometry" in w and "weak location: NTUMR" in w for w in body["warnings"]
+    )
+
+
+def test_a_radius_finer_than_the_line_is_flagged_unreliable(client: TestClient, planner: Planner) -> None:
+    params = {"collection": "industrial_parks", "distance_m": 2000, "feature": "transport_projects/MPTV"}
+    body = client.get("/analysis/nearby", params=params).json()
+    assert body["reliable"] is False
+    assert any(w.startswith("distance_m=2000 m is below the accuracy ±3,522 m") for w in body["warnings"])
+    assert planner.nearby("industrial_parks", 2000, feature="transport_projects/MPTV") == body
+    point = client.get(
+        "/analysis/nearby", params={"collection": "transport_projects", "distance_m": 3000, "lon": 106.72, "lat": 11.0}
+    ).json()
+    assert point["reference"] == {"kind": "point"} and point["reliable"] is True
+    assert any("transport_projects with schematic geometry" in w for w in point["warnings"])
+
+
+def test_ring_road_3_corridor_covers_the_two_pieces_and_names_the_gap(client: TestClient, bundled: Engine) -> None:
+    body = client.get("/analysis/corridor", params={"project": "RR3", "width_m": 200, "date": "2025-07-01"}).json()
+    pieces = to_utm(db_geom(bundled, "SELECT ST_AsBinary(geom) FROM transport_projects WHERE code = 'RR3'"))
+    assert len(pieces.geoms) == 2 and body["parts"] == 2
+    assert body["corridor_ha"] == pytest.approx(pieces.buffer(100).area / 10_000, rel=0.005)
+    assert body["corridor"]["type"] == "MultiPolygon" and len(body["corridor"]["coordinates"]) == 2
+    assert body["length_km"] == 26.6  # the sourced project length, untouched
+    assert body["line_length_km"] == pytest.approx(pieces.length / 1000, rel=0.005)
+    assert "gap of 16.1 km between waypoint 2" in body["missing"]
+    assert body["geometry_quality"] == "schematic" and body["accuracy_m"] == 1205.8
+    assert body["reliable"] is False  # 200 m is narrower than the line's ±1,206 m
+    assert any(w.startswith("width_m=200 m is below the accuracy ±1,206 m") for w in body["warnings"])
+    assert any("covers only the drawn line (2 piece(s)" in w for w in body["warnings"])
+
+
+def test_corridor_quality_on_the_stub_and_on_an_approximate_line(client: TestClient) -> None:
+    stub = client.get("/analysis/corridor", params={"project": "CT_TDM_CT", "width_m": 1000}).json()
+    assert stub["geometry_stub"] is True and stub["reliable"] is False
+    assert any("is a stub (two waypoints)" in w for w in stub["warnings"])
+    ql13 = client.get("/analysis/corridor", params={"project": "QL13", "width_m": 60}).json()
+    assert ql13["geometry_quality"] == "approximate" and ql13["accuracy_m"] is None
+    assert ql13["reliable"] is None  # rough, and no accuracy stated: cannot tell
+    assert any("QL13 is an approximate geometry, accuracy not stated" in w for w in ql13["warnings"])
+
+
+def test_locate_measures_to_schematic_lines_and_says_so(client: TestClient, bundled: Engine) -> None:
+    lon, lat = 106.72, 11.0
+    body = client.get("/analysis/locate", params={"lon": lon, "lat": lat}).json()
+    nearest = {t["id"]: t for t in body["nearest_transport"]}
+    assert {"MPTV", "CT_TDM_CT", "RR3"} <= set(nearest)
+    for code, item in nearest.items():
+        line = db_geom(bundled, "SELECT ST_AsBinary(geom) FROM transport_projects WHERE code = :c", c=code)
+        assert item["distance_m"] == pytest.approx(to_utm(line).distance(to_utm(Point(lon, lat))), rel=0.005)
+        assert item["properties"]["geometry_quality"] == "schematic"
+    assert any("nearest transport projects with schematic geometry" in w and "±5,109 m" in w for w in body["warnings"])

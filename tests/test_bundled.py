@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+import yaml
 from pyproj import Geod
 from shapely.geometry import shape
 from sqlalchemy import Engine, text
@@ -63,14 +64,21 @@ def test_every_park_in_the_sources_is_present_exactly_once(bundled: Engine) -> N
     with (DATA / "bd_industrial_parks_sources.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     parks = {r["park_id"] for r in rows if r["kind"] in ("KCN", "complex") and r["park_id"] != "CPLX"}
+    use = yaml.safe_load((DATA / "bd_located_pass3.yaml").read_text(encoding="utf-8"))["park_points"].values()
+    made = {d["park"] for d in use if d["use"] == "park"}  # parks made from a pass-3 point (PROVENANCE.md §15)
+    assert made == {"ST2", "DC"} and not made & parks
     clusters = {r["park_id"] for r in rows if r["kind"] == "CCN"}
     with bundled.connect() as conn:
         got_parks = conn.execute(text("SELECT code FROM industrial_parks")).scalars().all()
         got_clusters = conn.execute(text("SELECT code FROM industrial_clusters")).scalars().all()
-        statements = conn.execute(text("SELECT count(*) FROM feature_sources")).scalar()
-    assert sorted(got_parks) == sorted(parks)
+        statements = dict(conn.execute(text("SELECT attribute, count(*) FROM feature_sources GROUP BY 1")).all())
+    assert sorted(got_parks) == sorted(parks | made)
     assert sorted(got_clusters) == sorted(clusters)
-    assert statements == len(rows)
+    assert statements.pop("area_ha") + statements.pop("status") == len(rows) + len(made)  # + the §6 gap line
+    with (DATA / "bd_transport_waypoints_osm.csv").open(encoding="utf-8") as f:
+        waypoints = len(list(csv.DictReader(f)))
+    # 4 first-pass site points, 6 third-pass site points and 2 corroborations of VSIP I; every waypoint.
+    assert statements == {"location": 12, "waypoint": waypoints}
 
 
 def test_conflicting_figures_are_all_kept_and_one_is_canonical(bundled: Engine) -> None:
@@ -91,18 +99,32 @@ def test_no_invented_locations(bundled: Engine) -> None:
         unlocated_quality = set(
             conn.execute(text("SELECT geometry_quality FROM industrial_parks WHERE geom IS NULL")).scalars()
         )
-        rr3 = conn.execute(
-            text("SELECT geom IS NULL, geometry_quality FROM transport_projects WHERE code = 'RR3'")
-        ).one()
-        ql13 = conn.execute(text("SELECT ST_GeometryType(geom) FROM transport_projects WHERE code = 'QL13'")).scalar()
+        lines = dict(
+            conn.execute(
+                text("SELECT code, geometry_quality || ':' || ST_GeometryType(geom) FROM transport_projects")
+            ).all()
+        )
+        unlocated_lines = set(
+            conn.execute(text("SELECT geometry_quality FROM transport_projects WHERE geom IS NULL")).scalars()
+        )
     points = {
         f["properties"]["park_id"]
         for f in json.loads((DATA / "bd_industrial_parks_points.geojson").read_text())["features"]
     }
-    assert located == points
+    sites = yaml.safe_load((DATA / "bd_located_pass3.yaml").read_text(encoding="utf-8"))["park_points"].values()
+    assert located == points | {s["park"] for s in sites if s["use"] in ("site", "park")}
+    assert len(located) == 10
     assert unlocated_quality == {"none"}
-    assert tuple(rr3) == (True, "none")
-    assert ql13 == "ST_MultiLineString"
+    assert {c: q for c, q in lines.items() if q} == {
+        "QL13": "approximate:ST_MultiLineString",
+        "QL1A": "approximate:ST_MultiLineString",
+        "RAIL_NS": "approximate:ST_MultiLineString",
+        "RR3": "schematic:ST_MultiLineString",
+        "RR4": "schematic:ST_MultiLineString",
+        "MPTV": "schematic:ST_MultiLineString",
+        "CT_TDM_CT": "schematic:ST_MultiLineString",
+    }
+    assert unlocated_lines == {"none"}
 
 
 def test_every_bundled_feature_carries_source_and_quality(bundled: Engine) -> None:
@@ -123,9 +145,19 @@ def test_successions_carry_area_shares_that_add_up(bundled: Engine) -> None:
     assert all(0 < t <= 1.01 for t in totals[5:])
 
 
+SOURCES_DIGEST = (
+    "SELECT md5(string_agg(concat_ws('|', layer, feature_code, attribute, value_num, value_text, url, is_canonical), "
+    "'#' ORDER BY layer, feature_code, attribute, source_key, value_text)) FROM feature_sources"
+)
+
+
 def test_reloading_changes_nothing(bundled: Engine, migrated: Settings) -> None:
-    before = scalar(bundled, "SELECT sum(version) FROM layer_versions")
+    with bundled.connect() as conn:
+        before = dict(conn.execute(text("SELECT layer, version FROM layer_versions")).all())
+    sources = scalar(bundled, SOURCES_DIGEST)
     lines = list(bundled_layers.load_all(migrated))
     assert all(", 0 inserted, 0 updated" in f", {line.split(': ', 1)[1]}" for line in lines[:-1])
-    assert scalar(bundled, "SELECT sum(version) FROM layer_versions") == before
+    with bundled.connect() as conn:
+        assert dict(conn.execute(text("SELECT layer, version FROM layer_versions")).all()) == before
+    assert scalar(bundled, SOURCES_DIGEST) == sources
     assert scalar(bundled, "SELECT count(*) FROM admin_units") == 137

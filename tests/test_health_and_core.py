@@ -17,7 +17,7 @@ def test_health_counts_every_layer(client: TestClient, migrated: Settings) -> No
     assert body["migration"] == migrate.script_head(migrated)
     assert body["schema_up_to_date"] is True and body["status"] == "ok"
     assert body["layers"]["admin_units"] == 137
-    assert body["layers"]["industrial_parks"] == 34
+    assert body["layers"]["industrial_parks"] == 36
     assert body["layers"]["transport_projects"] == 11
     assert set(body["layers"]) == set(VERSIONED_TABLES)
 

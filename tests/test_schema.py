@@ -140,3 +140,98 @@ def test_truncate_bumps_the_version_too(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE planning_zones"))
     assert scalar(engine, "SELECT version FROM layer_versions WHERE layer = 'planning_zones'") == before + 1  # type: ignore[operator]
+
+
+def test_migration_0003_chains_on_0002() -> None:
+    from alembic.script import ScriptDirectory
+
+    from gis_service.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(load_settings())).get_revision("0003")
+    assert script is not None and script.down_revision == "0002"
+    assert script.path.endswith("0003_located_pass3.py")
+
+
+def _rejected(engine: Engine, sql: str, **params: object) -> bool:
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql), params)
+    except IntegrityError:
+        return True
+    return False
+
+
+TRANSPORT_ROW = (
+    "INSERT INTO transport_projects (code, name, name_ascii, kind, status, geometry_quality, accuracy_m, source) "
+    "VALUES ('CHK', 'x', 'x', 'ring road', 'planned', :q, :a, 'test')"
+)
+
+
+def test_geometry_quality_of_transport_is_one_of_the_vocabulary(engine: Engine) -> None:
+    from gis_service.models import GEOMETRY_QUALITIES
+
+    assert "schematic" in GEOMETRY_QUALITIES
+    for quality in GEOMETRY_QUALITIES:  # each accepted (and rolled back)
+        with engine.connect() as conn:
+            conn.execute(text(TRANSPORT_ROW), {"q": quality, "a": None})
+            conn.rollback()
+    assert _rejected(engine, TRANSPORT_ROW, q="roughly", a=None)
+    assert _rejected(engine, TRANSPORT_ROW, q="schematic", a=0.0)  # an accuracy radius is > 0
+
+
+def test_location_confidence_is_fair_or_weak(engine: Engine) -> None:
+    from gis_service.models import LOCATION_CONFIDENCES
+
+    for table in ("industrial_parks", "industrial_clusters"):
+        sql = (
+            f"INSERT INTO {table} (code, name, name_ascii, kind, status, geometry_quality, source, "
+            "location_confidence) VALUES ('CHK', 'x', 'x', 'KCN', 'planned', 'none', 'test', :c)"
+        )
+        for value in LOCATION_CONFIDENCES:
+            with engine.connect() as conn:
+                conn.execute(text(sql), {"c": value})
+                conn.rollback()
+        assert _rejected(engine, sql, c="strong"), table
+
+
+def test_0003_goes_down_and_up_again_with_the_bundled_data(settings: Settings) -> None:
+    """Down to 0002 keeps every row and geometry (only the new columns go); up again and a reload restore them."""
+    import psycopg
+
+    from gis_service.ingest import bundled as bundled_layers
+
+    name = settings.dsn.rsplit("/", 1)[1] + "_0003"
+    with psycopg.connect(settings.dsn.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    other = load_settings(database_url=settings.dsn.rsplit("/", 1)[0] + "/" + name)
+    _reset_schema(other.dsn)
+    migrate.upgrade(other)
+    list(bundled_layers.load_all(other))
+    columns = "SELECT count(*) FROM information_schema.columns WHERE column_name IN ('accuracy_m', 'location_kind')"
+    rr3 = "SELECT ST_NumGeometries(geom) FROM transport_projects WHERE code = 'RR3'"
+    with psycopg.connect(other.dsn) as conn:
+        assert conn.execute(columns).fetchone() == (3,)  # transport + the two estate tables
+    migrate.downgrade(other, "0002")
+    with psycopg.connect(other.dsn) as conn:
+        assert conn.execute(columns).fetchone() == (0,)
+        assert conn.execute(rr3).fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM industrial_parks WHERE geom IS NOT NULL").fetchone() == (10,)
+    migrate.upgrade(other)
+    before = scalar_of(other.dsn, "SELECT version FROM layer_versions WHERE layer = 'transport_projects'")
+    list(bundled_layers.load_all(other))
+    after = scalar_of(other.dsn, "SELECT version FROM layer_versions WHERE layer = 'transport_projects'")
+    assert after == before + 1  # the restored columns were written, in one statement
+    assert scalar_of(other.dsn, "SELECT accuracy_m FROM transport_projects WHERE code = 'RR3'") == 1205.8
+    list(bundled_layers.load_all(other))
+    assert scalar_of(other.dsn, "SELECT version FROM layer_versions WHERE layer = 'transport_projects'") == after
+    with psycopg.connect(settings.dsn.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}"')
+
+
+def scalar_of(dsn: str, sql: str) -> object:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(sql).fetchone()
+    return row[0] if row else None

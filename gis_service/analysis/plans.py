@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, Select, Text, bindparam
 from sqlalchemy.sql import Executable
 
 from gis_service.analysis import inputs
+from gis_service.analysis import quality as aqual
 from gis_service.analysis.plan import Plan, Rows, as_one_query
 from gis_service.catalog import Catalog
 from gis_service.errors import InvalidParameter, NotFound
@@ -30,6 +31,10 @@ def _features(rows: Rows, extra: tuple[str, ...] = ("distance_m",)) -> list[dict
     return [{"id": r["id"], **{k: r[k] for k in extra if k in r}, "properties": _props(r)} for r in rows]
 
 
+def _with_id(feature: dict[str, Any]) -> dict[str, Any]:
+    return {"id": feature["id"], **feature["properties"]}
+
+
 # ---- locate -----------------------------------------------------------------------------------------
 
 
@@ -44,6 +49,9 @@ def locate(catalog: Catalog, lon: float, lat: float, day: dt.date | None = None,
         units = {
             u["level"]: {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in u.items()} for u in r["units"]
         }
+        transport, parks = _features(r["transport"]), _features(r["nearest_parks"])
+        warnings = aqual.results_warnings("nearest transport projects", [_with_id(f) for f in transport])
+        warnings += aqual.results_warnings("nearest industrial parks", [_with_id(f) for f in parks])
         return {
             "point": {"lon": lon, "lat": lat},
             "date": day.isoformat(),
@@ -52,8 +60,9 @@ def locate(catalog: Catalog, lon: float, lat: float, day: dt.date | None = None,
             "industrial_cluster": _features(r["clusters"])[:1] or None,
             "planning_zone": _features(r["zones"])[:1] or None,
             "parcel": _features(r["parcels"])[:1] or None,
-            "nearest_transport": _features(r["transport"]),
-            "nearest_industrial_parks": _features(r["nearest_parks"]),
+            "nearest_transport": transport,
+            "nearest_industrial_parks": parks,
+            "warnings": warnings,
         }
 
     return Plan(statements, shape, params={"lon": lon, "lat": lat, "day": day}, one_query=one_query)
@@ -133,7 +142,12 @@ def reference_expression(catalog: Catalog, kind: str, collection: str | None) ->
 def nearby_statements(catalog: Catalog, collection: str, kind: str, ref_collection: str | None) -> dict[str, Any]:
     """Built once per (collection, kind of reference); the values travel as parameters."""
     ref = reference_expression(catalog, kind, ref_collection)
-    return {"reference": aq.reference_exists(ref), "features": aq.within(catalog.get(collection), ref)}
+    statements = {"reference": aq.reference_exists(ref), "features": aq.within(catalog.get(collection), ref)}
+    if kind == "feature":
+        spec = catalog.get(ref_collection or "")
+        id_type = Text() if spec.property(spec.id_column) is not None else BigInteger()
+        statements["quality"] = aq.feature_quality(spec, bindparam("feature_id", type_=id_type))
+    return statements
 
 
 def nearby(catalog: Catalog, collection: str, reference: Reference, distance_m: float, limit: int = 100) -> Plan:
@@ -157,10 +171,15 @@ def nearby(catalog: Catalog, collection: str, reference: Reference, distance_m: 
             }
             for row in r["features"]
         ]
+        ref, warnings = _reference(reference, r.get("quality"), metres)
+        warnings += aqual.results_warnings(collection, [{"id": f["id"], **f["properties"]} for f in features])
         return {
             "type": "FeatureCollection",
             "collection": collection,
             "distance_m": metres,
+            "reference": ref,
+            "reliable": aqual.reliable(metres, ref.get("accuracy_m"), ref.get("geometry_quality")),
+            "warnings": warnings,
             "numberReturned": len(features),
             "features": features,
         }
@@ -168,15 +187,27 @@ def nearby(catalog: Catalog, collection: str, reference: Reference, distance_m: 
     return Plan(statements, shape, [check], params)
 
 
+def _reference(reference: Reference, rows: Rows | None, metres: float) -> tuple[dict[str, Any], list[str]]:
+    """What ``nearby`` measured from, with the quality of a reference feature and what to say about it."""
+    if reference.kind != "feature":
+        return {"kind": reference.kind}, []
+    name = f"{reference.collection}/{reference.feature_id}"
+    q = aqual.quality_of(rows[0]) if rows else {}
+    ref = {"kind": "feature", "collection": reference.collection, "id": reference.feature_id, **q}
+    return ref, aqual.feature_warnings(name, q) + aqual.measure_warning(name, "distance_m", metres, q)
+
+
 # ---- corridor ---------------------------------------------------------------------------------------
 
 
 def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None = None) -> Plan:
+    """What a right of way takes. On a schematic line the corridor covers only the located pieces, says what
+    is missing, and is flagged unreliable when narrower than the line's accuracy."""
     width = inputs.corridor_width(width_m)
     day = day or dt.date.today()
     buffer = aq.corridor_polygon(project, width)
     statements: dict[str, Executable] = {
-        "project": aq.project_geometry_state(project),
+        "project": aq.project_state(catalog.get("transport_projects"), project),
         "summary": aq.corridor_summary(buffer),
         "parcels": aq.corridor_take(catalog.get("parcels"), buffer),
         "planning_zones": aq.corridor_take(catalog.get("planning_zones"), buffer),
@@ -207,18 +238,46 @@ def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None
             ]
             for name in ("parcels", "planning_zones", "wards")
         }
-        summary = r["summary"][0]
+        summary, state = r["summary"][0], r["project"][0]
+        parks = _features(r["industrial_parks"], ())
         return {
             "project": project,
             "width_m": width,
             "date": day.isoformat(),
-            "length_km": r["project"][0]["length_km"],
-            "geometry_quality": r["project"][0]["geometry_quality"],
+            **_corridor_quality(width, state),
             "corridor_ha": summary["corridor_ha"],
             "corridor": orjson.loads(summary["geometry"]) if summary["geometry"] else None,
             **taken,
             "totals_ha": {name: round(sum(x["taken_ha"] for x in rows), 4) for name, rows in taken.items()},
-            "industrial_parks": _features(r["industrial_parks"], ()),
+            "industrial_parks": parks,
+            "warnings": _corridor_warnings(project, width, state, parks),
         }
 
     return Plan(statements, shape, [check])
+
+
+def _corridor_quality(width: float, state: dict[str, Any]) -> dict[str, Any]:
+    """The line's quality: the sourced project length beside the length of what is drawn, its pieces, what is
+    missing, and whether a corridor this narrow means anything on it."""
+    return {
+        "length_km": state["length_km"],
+        "line_length_km": round(float(state["line_length_km"]), 3),
+        "geometry_quality": state["geometry_quality"],
+        "accuracy_m": state.get("accuracy_m"),
+        "geometry_stub": bool(state.get("geometry_stub")),
+        "parts": state["parts"],
+        "missing": state.get("geometry_missing"),
+        "reliable": aqual.reliable(width, state.get("accuracy_m"), state["geometry_quality"]),
+    }
+
+
+def _corridor_warnings(project: str, width: float, state: dict[str, Any], parks: list[dict[str, Any]]) -> list[str]:
+    name = f"transport_projects/{project}"
+    q = aqual.quality_of(state)
+    warnings = aqual.feature_warnings(name, q) + aqual.measure_warning(name, "width_m", width, q)
+    if state["geometry_quality"] in aqual.ROUGH or state.get("geometry_missing"):
+        warnings.append(
+            f"the corridor covers only the drawn line ({state['parts']} piece(s), {state['line_length_km']:.1f} km); "
+            f"line_length_km is not the project's length (length_km: {state['length_km']})"
+        )
+    return warnings + aqual.results_warnings("industrial_parks", [_with_id(p) for p in parks])

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from gis_service.analysis import inputs
+from gis_service.analysis import quality as aqual
 from gis_service.analysis.plan import Plan, Rows
 from gis_service.catalog import Catalog
 from gis_service.errors import InvalidParameter, NotFound
@@ -24,6 +25,7 @@ TARGETS = {  # what "near" means for site selection: transport kinds and codes
     "ring_roads": (["ring road"], []),
     "expressway": (["expressway"], []),
     "nh13": ([], ["QL13"]),
+    "mptv": ([], ["MPTV"]),
     "port": (["port"], []),
     "rail": (["rail"], []),
 }
@@ -131,7 +133,10 @@ def site_selection(catalog: Catalog, c: SiteCriteria) -> Plan:
     type_column = "zone_type" if c.collection == "planning_zones" else "land_use_code"
     site_rows = sq.candidates(spec, type_column, c.types, excluded, c.bbox)
     targets = {name: sq.target_geometry(*TARGETS[name]) for name in c.max_distance_m}
-    statements = {"targets": sq.targets_with_geometry(), "sites": sq.sites(site_rows, c.min_area_ha, targets, 5000)}
+    statements = {
+        "targets": sq.targets_with_geometry(catalog.get("transport_projects")),
+        "sites": sq.sites(site_rows, c.min_area_ha, targets, 5000),
+    }
     return Plan(statements, lambda r: shape_sites(r, c))
 
 
@@ -144,6 +149,7 @@ def shape_sites(r: dict[str, Rows], c: SiteCriteria) -> dict[str, Any]:
         kinds, codes = TARGETS[name]
         if located & set(kinds + codes):
             usable[name] = limit
+            warnings += target_warnings(name, limit, [t for t in r["targets"] if _in_group(t, kinds, codes)])
         else:
             warnings.append(
                 f"{name}: no transport line of this group has a sourced geometry yet; the criterion was not applied"
@@ -184,6 +190,26 @@ def shape_sites(r: dict[str, Rows], c: SiteCriteria) -> dict[str, Any]:
         "numberReturned": min(len(sites), c.limit),
         "features": sites[: c.limit],
     }
+
+
+def _in_group(target: dict[str, Any], kinds: list[str], codes: list[str]) -> bool:
+    return bool(target["has_geometry"]) and (target["kind"] in kinds or target["code"] in codes)
+
+
+def target_warnings(name: str, limit: float, targets: Rows) -> list[str]:
+    """Distances to a group of lines are as good as the roughest of them; a limit finer than its accuracy
+    cannot tell near from far."""
+    rough = [t for t in targets if t.get("geometry_quality") in aqual.ROUGH]
+    if not rough:
+        return []
+    known = [float(t["accuracy_m"]) for t in rough if t.get("accuracy_m") is not None]
+    worst = {"geometry_quality": rough[0]["geometry_quality"], "accuracy_m": max(known) if known else None}
+    out = aqual.results_warnings(f"{name} lines", rough)
+    out += [f"{name}: {w}" for w in aqual.measure_warning("these lines", "max_distance_m", limit, worst)]
+    missing = [f"{t['code']}: {t['geometry_missing']}" for t in rough if t.get("geometry_missing")]
+    if missing:
+        out.append(f"{name}: parts of these lines are not located, so sites near them are missed: {'; '.join(missing)}")
+    return out
 
 
 def crosswalk(code: str, direction: str = "forward", level: str = "ward") -> Plan:

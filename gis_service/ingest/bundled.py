@@ -15,13 +15,14 @@ from typing import Any
 
 import yaml
 from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiLineString, MultiPolygon, Polygon, shape
+from shapely.geometry import MultiLineString, MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Table, delete, or_, text
+from sqlalchemy import Connection, Table, and_, delete, or_, text
 from sqlalchemy.dialects.postgresql import insert
 
 from gis_service.db import sync_engine
-from gis_service.ingest import parks
+from gis_service.errors import LoadError
+from gis_service.ingest import located, parks
 from gis_service.models import (
     SRID,
     AdminUnit,
@@ -183,34 +184,77 @@ def load_successions(conn: Connection, data: Path) -> int:
 
 
 def estate_rows(data: Path, kinds: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The estates of ``kinds`` (one row per sources-table id, then the parks made from a pass-3 point) and
+    the sources table itself."""
     sources = _rows(data / "bd_industrial_parks_sources.csv")
     districts = {
         f["properties"]["name"]: f["properties"]["gso_code"] for f in _features(data / "bd_districts_pre2025.geojson")
     }
     points = {f["properties"]["park_id"]: f for f in _features(data / "bd_industrial_parks_points.geojson")}
+    sites = {p.park: p for p in located.park_points(data) if p.use == "site"}
     rows = []
     for code, estate in parks.group_estates(sources, kinds).items():
         record = parks.estate_record(estate, districts)
-        point = points.get(code)
-        record["geom"] = _wkb(shape(point["geometry"])) if point else None
         record["footprint"] = None
-        record["geometry_quality"] = "approximate" if point else "none"
-        record["geometry_note"] = point["properties"]["geometry_quality"] if point else "no sourced location"
-        if point:
-            record["source"] += f"; location: {point['properties']['source']}"
-            record["license"] += f"; location: {point['properties']['license']}"
+        if code in points and code in sites:
+            raise LoadError(f"park {code} has a site point in two files")
+        if code in points:
+            _first_pass_location(record, points[code])
+        elif code in sites:
+            _pass3_location(record, sites[code])
+        else:
+            record |= {"geom": None, "geometry_quality": "none", "geometry_note": "no sourced location"}
+            record |= {"location_kind": None, "location_confidence": None}
         rows.append(record)
+    for park in located.new_parks(data):
+        if park.point.park in {s["park_id"] for s in sources} | set(points):
+            raise LoadError(f"park {park.point.park} is made from a point but already has a row or a site point")
+        record = park.record()
+        if record["kind"] in kinds:
+            record["footprint"] = None
+            _pass3_location(record, park.point)
+            rows.append(record)
     return rows, sources
+
+
+def _first_pass_location(record: dict[str, Any], point: dict[str, Any]) -> None:
+    """A bounding-box centre of the park's OSM area (first pass, PROVENANCE.md §6)."""
+    p = point["properties"]
+    record["geom"] = _wkb(shape(point["geometry"]))
+    record["geometry_quality"] = "approximate"
+    record["geometry_note"] = p["geometry_quality"]
+    record["location_kind"] = f"centre of the bounding box of the park's OSM landuse=industrial area ({p['osm_ref']})"
+    record["location_confidence"] = "fair"
+    record["source"] += f"; location: {p['source']}"
+    record["license"] += f"; location: {p['license']}"
+
+
+def _pass3_location(record: dict[str, Any], point: located.ParkPoint) -> None:
+    """A named OSM object at or in the park (third pass, PROVENANCE.md §12): not the park's centre."""
+    record["geom"] = _wkb(Point(point.lon, point.lat))
+    record["geometry_quality"] = "approximate"
+    record["geometry_note"] = point.point_kind
+    record["location_kind"] = point.kind
+    record["location_confidence"] = point.confidence
+    record["source"] += f"; location: OSM node/{point.node} ({point.url}), {located.POINT_PUBLISHER}"
+    record["license"] += f"; location: {located.POINT_LICENCE}"
 
 
 def transport_rows(data: Path) -> list[dict[str, Any]]:
     normalised = yaml.safe_load((data / "bd_transport_projects_normalised.yaml").read_text(encoding="utf-8"))
     lines = {f["properties"]["ref"] or "RAIL_NS": f for f in _features(data / "bd_roads_national_coarse.geojson")}
+    schematic = located.schematic_lines(data)
+    if set(lines) & set(schematic):
+        raise LoadError(f"projects with both a coarse and a schematic line: {sorted(set(lines) & set(schematic))}")
     rows = []
     for r in _rows(data / "bd_transport_projects.csv"):
         extra = normalised[r["id"]]
-        line = lines.pop(r["id"], None)
-        rows.append(_transport(r["id"], r["name_vi"], r["name_ascii"], r["name_en"], extra, r, line))
+        row = _transport(r["id"], r["name_vi"], r["name_ascii"], r["name_en"], extra, r, lines.pop(r["id"], None))
+        if r["id"] in schematic:
+            _schematic(row, schematic.pop(r["id"]))
+        rows.append(row)
+    if schematic:
+        raise LoadError(f"waypoints of projects with no row: {sorted(schematic)}")
     for code, line in lines.items():  # sourced lines with no project row: existing national links
         p = line["properties"]
         kind = "rail" if code == "RAIL_NS" else "national highway"
@@ -261,9 +305,24 @@ def _transport(
         "geom": _wkb(geom),
         "geometry_quality": "approximate" if line else "none",
         "geometry_note": line["properties"]["geometry_note"] if line else "no sourced geometry yet",
+        "accuracy_m": None,
+        "geometry_stub": False,
+        "geometry_missing": None,
         "source": "; ".join(sources),
         "license": "; ".join(licenses),
     }
+
+
+def _schematic(row: dict[str, Any], line: located.SchematicLine) -> None:
+    """A line through the project's OSM waypoints; the sourced ``length_km`` stays the project's length."""
+    row["geom"] = _wkb(line.geometry)
+    row["geometry_quality"] = "schematic"
+    row["geometry_note"] = line.note()
+    row["accuracy_m"] = line.accuracy_m
+    row["geometry_stub"] = line.stub
+    row["geometry_missing"] = line.missing() or None
+    row["source"] += f"; {line.source()}"
+    row["license"] += f"; line: {located.POINT_LICENCE}"
 
 
 def river_rows(data: Path) -> list[dict[str, Any]]:
@@ -319,17 +378,18 @@ def load_all(settings: Settings, data: Path | None = None) -> Iterator[str]:
                 )
             )
             report.append(("rivers", upsert(conn, table_of(River), river_rows(data), ("code",))))
-            _load_sources(conn, sources, parks_rows + cluster_rows)
+            cited = _load_sources(conn, data, sources, parks_rows + cluster_rows)
             aliases = insert(table_of(NameAlias)).values(alias_rows()).on_conflict_do_nothing()
             conn.execute(aliases)
     finally:
         engine.dispose()
     for layer, (inserted, updated) in report:
         yield f"{layer}: {inserted} inserted, {updated} updated"
-    yield f"admin_unit_successions: {successions} rows; feature_sources: {len(sources)} statements"
+    yield f"admin_unit_successions: {successions} rows; feature_sources: {cited} statements"
 
 
-def _load_sources(conn: Connection, sources: list[dict[str, str]], estates: list[dict[str, Any]]) -> None:
+def _load_sources(conn: Connection, data: Path, sources: list[dict[str, str]], estates: list[dict[str, Any]]) -> int:
+    """Every cited statement of the bundled features, replaced as a whole; returns how many."""
     canonical = {}
     for estate in estates:
         cited = [
@@ -337,6 +397,18 @@ def _load_sources(conn: Connection, sources: list[dict[str, str]], estates: list
         ]
         if cited and estate["planned_area_ha"] is not None:
             canonical[estate["code"]] = (cited[0]["source_key"], cited[0]["area_ha"])
-    codes = sorted({s["park_id"] for s in sources})
-    conn.execute(delete(table_of(FeatureSource)).where(table_of(FeatureSource).c.feature_code.in_(codes)))
-    conn.execute(insert(table_of(FeatureSource)), parks.source_records(sources, canonical))
+    records = parks.source_records(sources, canonical) + located.location_sources(data)
+    records += [r for line in located.schematic_lines(data).values() for r in line.source_records()]
+    table = table_of(FeatureSource)
+    codes = sorted({s["park_id"] for s in sources} | {e["code"] for e in estates})
+    lines = sorted({r["feature_code"] for r in records if r["layer"] == "transport_projects"})
+    conn.execute(
+        delete(table).where(
+            or_(
+                table.c.feature_code.in_(codes),
+                and_(table.c.layer == "transport_projects", table.c.feature_code.in_(lines)),
+            )
+        )
+    )
+    conn.execute(insert(table), records)
+    return len(records)

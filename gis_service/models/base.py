@@ -8,6 +8,20 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SRID = 4326
 
+#: What ``geometry_quality`` may say, best first. ``surveyed``: from a survey or cadastre; ``official``: a
+#: government boundary layer; ``simplified``: official lineage, generalised; ``approximate``: a point at or in
+#: the feature, or a coarse small-scale line; ``schematic``: straight segments through sourced waypoints, good
+#: at kilometre scale only; ``synthetic``: generated; ``unknown``: a loaded file did not say; ``none``: no
+#: sourced geometry (the column is NULL).
+GEOMETRY_QUALITIES = ("surveyed", "official", "simplified", "approximate", "schematic", "synthetic", "unknown", "none")
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL of a CHECK that ``column`` is NULL or one of ``values`` (literals written by the code, not input)."""
+    listed = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IS NULL OR {column} IN ({listed})"
+
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

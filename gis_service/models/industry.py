@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from typing import Any
 
-from gis_service.models.base import Base, Named, Sourced, geometry, web_mercator
+from sqlalchemy import Boolean, CheckConstraint, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from gis_service.models.base import Base, Named, Sourced, geometry, one_of, web_mercator
+
+#: How far a site point can be trusted: ``fair`` (a named object at or in the park, or the centre of its mapped
+#: area), ``weak`` (a mis-tagged node that only carries the park's name). NULL without a location.
+LOCATION_CONFIDENCES = ("fair", "weak")
 
 
 class _Estate(Named, Sourced):
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (CheckConstraint(one_of("location_confidence", LOCATION_CONFIDENCES), name="location_confidence"),)
+
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -24,6 +34,10 @@ class _Estate(Named, Sourced):
     district_code: Mapped[str | None] = mapped_column(String(16))
     district_name: Mapped[str | None] = mapped_column(Text)
     location_text: Mapped[str | None] = mapped_column(Text)
+    #: What the site point is ("gate sign", "a factory whose address names the park"): never the park's centre
+    #: unless it says so.
+    location_kind: Mapped[str | None] = mapped_column(Text)
+    location_confidence: Mapped[str | None] = mapped_column(String(16))
     geom = geometry("POINT")
     footprint = geometry("MULTIPOLYGON")
     geom_3857 = web_mercator("POINT")

@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.sql import Executable
-from sqlalchemy.sql.expression import ColumnElement, TextClause
+from sqlalchemy.sql.expression import ColumnElement
 
 from gis_service.catalog import LayerSpec
 from gis_service.queries.features import properties_json
@@ -32,6 +32,15 @@ from gis_service.queries.tables import geom_col, id_col, layer_table, transport_
 
 Expr = ColumnElement[Any]
 METRES_PER_DEGREE_LAT = 110_574.0
+#: Columns that say how good a feature's geometry is, read where a layer publishes them.
+QUALITY_FIELDS = (
+    "geometry_quality",
+    "accuracy_m",
+    "geometry_stub",
+    "geometry_missing",
+    "location_kind",
+    "location_confidence",
+)
 
 
 def point(lon: float | None = None, lat: float | None = None) -> Expr:
@@ -188,11 +197,16 @@ def corridor_take(spec: LayerSpec, corridor: Expr, level: str | None = None, day
     return stmt
 
 
+def _quality_names(spec: LayerSpec) -> tuple[str, ...]:
+    return tuple(n for n in QUALITY_FIELDS if n in spec.property_names)
+
+
 def corridor_points(spec: LayerSpec, corridor: Expr) -> Executable:
     """Point features (park sites) inside the corridor: no area can be taken from a point."""
     geom = geom_col(spec)
     return select(
-        id_col(spec).label("id"), properties_json(spec, ("code", "name", "planned_area_ha")).label("properties")
+        id_col(spec).label("id"),
+        properties_json(spec, ("code", "name", "planned_area_ha", *_quality_names(spec))).label("properties"),
     ).where(geom.op("&&")(corridor), func.ST_Intersects(geom, corridor))
 
 
@@ -203,11 +217,28 @@ def corridor_summary(corridor: Expr) -> Select[Any]:
     )
 
 
-def project_geometry_state(code: str) -> TextClause:
-    return text(
-        "SELECT code, geom IS NOT NULL AS has_geometry, geometry_quality, "
-        "ST_Length(geom::geography) / 1000.0 AS length_km FROM transport_projects WHERE code = :code"
-    ).bindparams(code=code)
+def project_state(spec: LayerSpec, code: str) -> Select[Any]:
+    """A transport project's geometry and how good it is: the sourced ``length_km`` (the project's) and the
+    length of the drawn line, which for a schematic or partial line is not the project's length."""
+    t = layer_table(spec)
+    geom = geom_col(spec)
+    quality = [t.c[n] for n in QUALITY_FIELDS if n in spec.property_names]
+    return select(
+        t.c.code,
+        geom.is_not(null()).label("has_geometry"),
+        *quality,
+        t.c.length_km,
+        (func.ST_Length(geography(geom)) / 1000.0).label("line_length_km"),
+        func.ST_NumGeometries(geom).label("parts"),
+    ).where(t.c.code == code)
+
+
+def feature_quality(spec: LayerSpec, feature_id: Any) -> Select[Any]:
+    """The quality fields (``geometry_quality``, ``accuracy_m`` ...) of one feature a question is measured from."""
+    t = layer_table(spec)
+    names = [n for n in QUALITY_FIELDS if n in spec.property_names]
+    columns: list[Any] = [t.c[n] for n in names] or [null().label("geometry_quality")]
+    return select(*columns).select_from(t).where(id_col(spec) == feature_id)
 
 
 def unit_geometry(code: str) -> Select[Any]:

@@ -169,9 +169,11 @@ def sites(site_rows: Any, min_area_ha: float, targets: dict[str, Expr], limit: i
     return select(inner).where(inner.c.area_ha >= min_area_ha).order_by(inner.c.area_ha.desc()).limit(limit)
 
 
-def targets_with_geometry() -> Select[Any]:
-    t = transport_table()
-    return select(t.c.code, t.c.kind, (t.c.geom.is_not(null())).label("has_geometry"))
+def targets_with_geometry(spec: LayerSpec) -> Select[Any]:
+    """Every transport project: whether it has a geometry, and how good it is."""
+    t = layer_table(spec)
+    quality = [t.c[n] for n in ("geometry_quality", "accuracy_m", "geometry_missing") if n in spec.property_names]
+    return select(t.c.code, t.c.kind, (geom_col(spec).is_not(null())).label("has_geometry"), *quality)
 
 
 # ---- crosswalk -------------------------------------------------------------------------------------
@@ -251,6 +253,7 @@ def estate_state(t: Any, year: int) -> Expr:
     established = t.c.established_year
     return case(
         (t.c.status == "removed", literal("removed")),
+        (t.c.status == "unknown", literal("unknown")),  # no cited status: never drawn as planned
         (and_(established.is_not(null()), established > year), literal("not yet")),
         (
             t.c.status == "operating",
