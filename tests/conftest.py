@@ -11,11 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from gis_service import migrate
+from gis_service import migrate, provision
 from gis_service.db import sync_engine
 from gis_service.settings import PROJECT_ROOT, Settings, load_settings
 
 TEST_ENV = PROJECT_ROOT / ".data" / "test.env"
+#: Fixtures of the access tests (non-public catalogue, accounts, app-role connections).
+pytest_plugins = ["tests.accessdata"]
 
 
 def _test_database_url() -> str:
@@ -39,7 +41,11 @@ def _reset_schema(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return load_settings(database_url=_test_database_url())
+    """The test database's settings; the app connects as the provisioned app role (row-level security
+    applies to it), made here when missing, as ``gis-service db up`` does."""
+    url = _test_database_url()
+    provision.ensure_roles(url)
+    return load_settings(database_url=url)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """ORM tables only. Import from here so Alembic sees the whole metadata."""
 
+from gis_service.models.access import ApiKey, AuditEvent, EditArea, Grant, Principal, PrincipalGroup
 from gis_service.models.admin import AdminUnit, AdminUnitSuccession
-from gis_service.models.base import SRID, Base
-from gis_service.models.industry import FeatureSource, IndustrialCluster, IndustrialPark
+from gis_service.models.base import GEOMETRY_QUALITIES, SRID, Base
+from gis_service.models.industry import LOCATION_CONFIDENCES, FeatureSource, IndustrialCluster, IndustrialPark
 from gis_service.models.planning import Parcel, PlanningZone
 from gis_service.models.reference import LayerVersion, NameAlias, River
 from gis_service.models.transport import KINDS, TransportProject
@@ -19,19 +20,27 @@ VERSIONED_TABLES = (
 )
 
 __all__ = [
+    "GEOMETRY_QUALITIES",
     "KINDS",
+    "LOCATION_CONFIDENCES",
     "SRID",
     "VERSIONED_TABLES",
     "AdminUnit",
     "AdminUnitSuccession",
+    "ApiKey",
+    "AuditEvent",
     "Base",
+    "EditArea",
     "FeatureSource",
+    "Grant",
     "IndustrialCluster",
     "IndustrialPark",
     "LayerVersion",
     "NameAlias",
     "Parcel",
     "PlanningZone",
+    "Principal",
+    "PrincipalGroup",
     "River",
     "TransportProject",
 ]
