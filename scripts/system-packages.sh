@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages that the GIS-client, cache and browser tests drive: GDAL/OGR, QGIS (headless), Chromium,
-# Redis (the shared tile cache), fonts for the map labels' glyphs.
+# Redis (the shared tile cache), PgBouncer and nginx (the scale-out topology), fonts for the map labels' glyphs.
 # Installed with apt when running as root and missing; otherwise the tests name what to install.
 # `run`: what serving needs (npm to vendor Leaflet, a font for label glyphs); `test`: everything.
 set -euo pipefail
@@ -13,6 +13,9 @@ command -v ogrinfo >/dev/null || need+=(gdal-bin)
 [ -x /usr/lib/chromium/chromium-headless-shell ] || [ -x /usr/bin/chromium ] || need+=(chromium-headless-shell)
 python3 -c 'import qgis.core' 2>/dev/null || /usr/bin/python3 -c 'import qgis.core' 2>/dev/null || need+=(python3-qgis qgis-providers)
 command -v redis-server >/dev/null || need+=(redis-server)
+# the scale-out topology (`gis-service cluster up`, tests/cluster): a pooler and an HTTP cache
+[ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
