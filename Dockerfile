@@ -1,6 +1,6 @@
 FROM python:3.11-slim
 WORKDIR /app
-# npm vendors Leaflet at build time (no CDN at run time); DejaVu Sans renders the label glyphs.
+# npm vendors Leaflet and Swagger UI at build time (no CDN at run time); DejaVu Sans renders the label glyphs.
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends npm fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md alembic.ini ./

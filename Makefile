@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .data/.system-packages
 
-.PHONY: run test db db-stop migrate load vendor lint typecheck pytest faults overload clients bench clean system system-run
+.PHONY: run test db db-stop migrate load vendor lint typecheck pytest faults overload clients bench clean system system-run cluster cluster-down
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,14 @@ faults: db
 # 50 mixed clients against 1 and 2 workers (figures in bench/README.md); --quick: 10 s per run.
 overload: $(STAMP)
 	$(BIN)/python bench/overload.py --quick
+
+# A primary, two streaming replicas, PgBouncer, Redis, two API processes and nginx on loopback (ports
+# 55432..55439; README "Scale-out"); `make cluster-down` stops them. The `cluster` tests run in `make test`.
+cluster: $(STAMP) system
+	$(BIN)/gis-service cluster up
+
+cluster-down: $(STAMP)
+	$(BIN)/gis-service cluster down
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,6 +295,84 @@ async def run_load(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of a write benchmark; ``expect``: the statuses that count as done."""
+
+    method: str
+    url: str
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    expect: tuple[int, ...] = (200,)
+
+
+@dataclass
+class CallsResult(LoadResult):
+    """A run of calls; ``done[i]``: call i answered an expected status, ``kept[i]``: its kept header."""
+
+    done: list[bool] = field(default_factory=list)
+    kept: list[str | None] = field(default_factory=list)
+
+
+async def run_calls(
+    calls: Sequence[Call], *, concurrency: int, max_seconds: float, keep: str | None = None
+) -> CallsResult:
+    """Every call once, in order, from ``concurrency`` workers, stopping early at ``max_seconds``; the
+    response header ``keep`` (Location of a create, say) is kept per call."""
+    import aiohttp
+
+    result = CallsResult(0, 0, 0.0, done=[False] * len(calls), kept=[None] * len(calls))
+    next_index = 0
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+        started = time.perf_counter()
+        deadline = started + max_seconds
+
+        async def worker() -> None:
+            nonlocal next_index
+            while next_index < len(calls) and time.perf_counter() < deadline:
+                index, call = next_index, calls[next_index]
+                next_index += 1
+                t0 = time.perf_counter()
+                try:
+                    async with session.request(
+                        call.method, call.url, data=call.body, headers=dict(call.headers)
+                    ) as response:
+                        body = await response.read()
+                        status, kept = response.status, response.headers.get(keep) if keep else None
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    body, status, kept = repr(exc).encode(), 0, None
+                if status in call.expect:
+                    result.latencies.append(time.perf_counter() - t0)
+                    result.requests += 1
+                    result.bytes += len(body)
+                    result.done[index], result.kept[index] = True, kept
+                else:
+                    result.errors += 1
+                    result.first_error = result.first_error or f"{call.method} {call.url}: {status} {body[:200]!r}"
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+async def measured(
+    run: Awaitable[CallsResult], server_pid: int, backends: Callable[[], Awaitable[Sequence[int]]]
+) -> CallsResult:
+    """Await ``run`` and fill in the CPU its server process, the database backends ``backends()`` lists
+    (before and after), this client and the whole machine spent meanwhile."""
+    db_before = cpu_of(await backends())
+    server_before = cpu_of([server_pid])
+    client_before, machine_before = time.process_time(), machine_busy()
+    result = await run
+    result.machine_cpu = machine_busy() - machine_before
+    result.client_cpu = time.process_time() - client_before
+    result.server_cpu = cpu_delta(server_before, cpu_of([server_pid]))
+    db_pids = set(db_before) | set(await backends())
+    result.db_cpu = cpu_delta(db_before, cpu_of(sorted(db_pids)))
     return result
 
 

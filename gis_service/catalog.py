@@ -76,6 +76,11 @@ class LayerSpec(BaseModel):
     keywords: list[str] = []
     #: False: reading the collection (items, tiles, maps, downloads) needs a viewer grant.
     public: bool = True
+    #: Editable through OGC API Features Part 4 (editors with a grant); the others answer writes with 405.
+    editable: bool = False
+    #: ``required``: PUT, PATCH and DELETE need ``If-Match`` (428 without); ``optional``: QGIS, which never
+    #: sends it, may still edit, and the change set records the write as unconditional.
+    precondition: Literal["optional", "required"] = "optional"
 
     @model_validator(mode="after")
     def _names_exist(self) -> LayerSpec:

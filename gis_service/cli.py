@@ -15,6 +15,8 @@ db_app = typer.Typer(help="Provision and stop the PostGIS database.", no_args_is
 synth_app = typer.Typer(help="Synthetic data for scale tests (always labelled synthetic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(synth_app, name="synth")
+cluster_app = typer.Typer(help="A primary, two replicas, PgBouncer, Redis, two APIs and nginx on loopback.")
+app.add_typer(cluster_app, name="cluster")
 cli_access.register(app)  # users, keys, grants, audit
 
 TEST_ENV = PROJECT_ROOT / ".data" / "test.env"
@@ -69,6 +71,7 @@ def load(
     mode: Annotated[str, typer.Option(help="upsert (by natural key) or replace (whole layer).")] = "upsert",
     bundled: Annotated[bool, typer.Option("--bundled", help="Load the bundled Binh Duong layers.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where to write the reject report.")] = None,
+    comment: Annotated[str | None, typer.Option(help="Why: recorded in the history's change set.")] = None,
 ) -> None:
     """Load a file into a layer in one transaction, or the bundled layers with --bundled."""
     from gis_service.errors import GisServiceError
@@ -86,7 +89,7 @@ def load(
             return
         from gis_service.ingest import loader
 
-        report = loader.load_file(settings, file, layer, crs=crs, mode=mode, rejects_path=rejects)
+        report = loader.load_file(settings, file, layer, crs=crs, mode=mode, rejects_path=rejects, comment=comment)
         typer.echo(report.summary())
     except GisServiceError as exc:
         _fail(exc.detail)
@@ -294,7 +297,7 @@ def map_export(
 
 @map_app.command("vendor")
 def map_vendor(force: Annotated[bool, typer.Option(help="Fetch again even when present.")] = False) -> None:
-    """Copy the pinned Leaflet and plugins from npm into gis_service/static/vendor (install time)."""
+    """Copy the pinned Leaflet, its plugins and Swagger UI from npm into gis_service/static/vendor."""
     from gis_service.maps import vendor
 
     try:
@@ -302,6 +305,38 @@ def map_vendor(force: Annotated[bool, typer.Option(help="Fetch again even when p
             typer.echo(line)
     except vendor.VendorError as exc:
         _fail(str(exc))
+
+
+@cluster_app.command("up")
+def cluster_up(
+    base_port: Annotated[int, typer.Option(min=1024, max=65000, help="First of 8 consecutive ports.")] = 55432,
+    home: Annotated[Path | None, typer.Option(help="Directory of the topology (default under /tmp).")] = None,
+    load: Annotated[bool, typer.Option(help="Load the bundled layers into the primary.")] = True,
+) -> None:
+    """Start the scale-out topology as local processes (docs: README, Scale-out)."""
+    import json
+
+    from gis_service import cluster
+
+    try:
+        topo = cluster.up(base_port, home, load=load, say=typer.echo)
+    except cluster.ClusterError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(json.dumps(cluster.summary(topo), indent=2))
+
+
+@cluster_app.command("down")
+def cluster_down(
+    base_port: Annotated[int, typer.Option(min=1024, max=65000, help="The base port it was started with.")] = 55432,
+    home: Annotated[Path | None, typer.Option(help="Directory of the topology (default under /tmp).")] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the directory (data and logs).")] = False,
+) -> None:
+    """Stop every process of the topology."""
+    from gis_service import cluster
+
+    if not cluster.down(home or cluster.default_home(base_port), purge=not keep, say=typer.echo):
+        typer.echo("[cluster] nothing recorded there; nothing to stop")
 
 
 def main() -> None:  # pragma: no cover - console entry

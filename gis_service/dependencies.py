@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gis_service.catalog import Catalog, LayerSpec
 from gis_service.crs import OGC_CRS84, SUPPORTED, ServiceCrs, inside_domain, srid_of
-from gis_service.db import request_connection
 from gis_service.errors import InvalidParameter, UnknownParameter
 from gis_service.literals import (
     YEAR,
@@ -28,9 +27,11 @@ from gis_service.literals import (
     integer_value,
     number_value,
     shown,
+    text_value,
 )
 from gis_service.queries import cql
 from gis_service.queries.features import ItemsQuery
+from gis_service.replicas import read_connection
 from gis_service.settings import Settings
 
 #: More property names than this in ``properties`` is a request to be refused, not a SQL function call
@@ -63,6 +64,8 @@ def _finite(value: float) -> float:
 AsciiInt = Annotated[int, _pydantic(integer_value)]
 AsciiFloat = Annotated[float, _pydantic(number_value), AfterValidator(_finite)]
 AsciiDate = Annotated[dt.date, _pydantic(date_value)]
+#: Text for JSON bodies that reaches SQL as a bound value: NUL refused by name.
+PlainText = Annotated[str, _pydantic(text_value)]
 
 
 def plain_text_params(request: Request) -> None:
@@ -84,8 +87,9 @@ async def get_catalog(request: Request) -> Catalog:
 
 
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """The request's read connection: a replica when configured (gis_service.replicas), else the primary."""
     plain_text_params(request)
-    async with request_connection(request.app.state.engine) as conn:
+    async with read_connection(request) as conn:
         yield conn
 
 
@@ -240,6 +244,7 @@ ITEMS_PARAMS = {
     "filter-lang",
     "filter-crs",
     "crs",
+    "asOf",
 }
 FORMATS = ("json", "geojson", "html", "csv", "geojsonseq", "gpkg")
 
@@ -250,7 +255,13 @@ class ItemsParams:
     def __init__(
         self,
         request: Request,
-        f: Annotated[str | None, Query(description=f"Output format: one of {', '.join(FORMATS)}.")] = None,
+        f: Annotated[
+            str | None,
+            Query(
+                description="Output format (default: html for browsers, else json).",
+                json_schema_extra={"enum": [*FORMATS]},
+            ),
+        ] = None,
         bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (or 6 numbers with heights).")] = None,
         bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (default CRS84).")] = None,
         datetime: Annotated[str | None, Query(description="Instant or interval (`2025-07-01`, `2020/..`).")] = None,
@@ -263,11 +274,15 @@ class ItemsParams:
         filter_lang: Annotated[str | None, Query(alias="filter-lang", description="cql2-text or cql2-json.")] = None,
         filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of filter geometries.")] = None,
         crs: Annotated[str | None, Query(description="Output CRS (Part 2).")] = None,
+        as_of: Annotated[
+            str | None, Query(alias="asOf", description="Extension: the layer as it was at this RFC 3339 instant.")
+        ] = None,
     ) -> None:
         self.request = request
         self.f, self.bbox, self.bbox_crs, self.datetime = f, bbox, bbox_crs, datetime
         self.limit, self.offset, self.properties, self.sortby, self.q = limit, offset, properties, sortby, q
         self.filter, self.filter_lang, self.filter_crs, self.crs = filter, filter_lang, filter_crs, crs
+        self.as_of = as_of
 
     def output_format(self) -> str:
         return output_format(self.request, self.f)
@@ -306,7 +321,15 @@ class ItemsParams:
             offset=self.offset,
             out_srid=out.srid,
             lat_first=out.lat_first,
+            as_of=self._as_of(spec),
         )
+
+    def _as_of(self, spec: LayerSpec) -> dt.datetime | None:
+        if self.as_of is None:
+            return None
+        if not spec.editable:
+            raise InvalidParameter(f"asOf: {spec.id} keeps no history (it is not editable)", parameter="asOf")
+        return datetime_value(self.as_of, parameter="asOf")
 
     def _filter(self, spec: LayerSpec, settings: Settings) -> Any:
         if self.filter is None:

@@ -16,10 +16,14 @@ class GisServiceError(Exception):
     #: Seconds a client should wait before trying again (a ``Retry-After`` header); None: no header.
     retry_after: int | None = None
 
-    def __init__(self, detail: str, *, parameter: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str, *, parameter: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.parameter = parameter
+        #: Response headers the answer must carry (the current ETag of a 412, the Allow of a 405).
+        self.headers = headers or {}
         self.extra = extra
 
     def problem(self, instance: str | None = None) -> dict[str, Any]:
@@ -127,3 +131,39 @@ class LoadError(GisServiceError):
 
 def status_title(status: int) -> str:
     return HTTPStatus(status).phrase
+
+
+class MethodNotAllowed(GisServiceError):
+    """A write to a read-only collection (answered with the ``Allow`` of the resource)."""
+
+    status = 405
+    title = "Method not allowed"
+
+
+class Conflict(GisServiceError):
+    status = 409
+    title = "Conflict"
+
+
+class PreconditionFailed(GisServiceError):
+    """``If-Match`` did not hold: someone changed the feature since the client read it."""
+
+    status = 412
+    title = "Precondition failed"
+
+
+class UnsupportedMediaType(GisServiceError):
+    status = 415
+    title = "Unsupported media type"
+
+
+class InvalidFeature(GisServiceError):
+    """A feature the layer's checks (the loader's) refuse: the detail names the property or the coordinate."""
+
+    status = 422
+    title = "Invalid feature"
+
+
+class PreconditionRequired(GisServiceError):
+    status = 428
+    title = "Precondition required"

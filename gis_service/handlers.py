@@ -33,18 +33,22 @@ def _problem(request: Request, status: int, title: str, detail: str, **extra: ob
 
 async def _service_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, GisServiceError)
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    headers.update(exc.headers)  # e.g. the current ETag of a 412, the Allow of a 405
     return ProblemResponse(exc.problem(request.url.path), status_code=exc.status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
-    # ("query", "lat"), ("body", "types", 3), ("body", 12) for a JSON syntax error: the innermost name.
-    names = [str(p) for p in first.get("loc", ()) if isinstance(p, str)]
-    parameter = names[-1] if names else None
+    # ("query", "lat"), ("body", "types", 3), ("body", 12) for a JSON syntax error: the parameter or body
+    # member, never a key inside it (("body", "max_distance_m", "moon", "[key]") is max_distance_m).
+    loc = tuple(first.get("loc", ()))
+    names = [str(p) for p in loc if isinstance(p, str)]
+    parameter = names[1] if len(names) > 1 else names[0] if names else None
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    detail = f"{parameter}: {message}" if parameter else message
+    inside = "/".join(str(p) for p in loc[loc.index(parameter) + 1 :]) if parameter in loc[1:] else ""
+    detail = f"{parameter}{f' ({inside})' if inside else ''}: {message}" if parameter else message
     return _problem(request, 400, "Invalid parameter", detail, parameter=parameter)
 
 

@@ -123,7 +123,9 @@ def document(doc: dict[str, Any]) -> str:
     return page(title, body)
 
 
-def features_table(title: str, features: list[dict[str, Any]], links: list[dict[str, str]], matched: int) -> str:
+def features_table(
+    title: str, features: list[dict[str, Any]], links: list[dict[str, str]], matched: int, after: str = ""
+) -> str:
     names: list[str] = []
     for feature in features:
         names.extend(k for k in feature["properties"] if k not in names)
@@ -136,4 +138,16 @@ def features_table(title: str, features: list[dict[str, Any]], links: list[dict[
         for feat in features
     )
     body = f"<p>{matched} features match; {len(features)} shown.</p>{links_list(links)}"
-    return page(title, body + f"<table><tr>{head}</tr>{rows}</table>")
+    return page(title, body + f"<table><tr>{head}</tr>{rows}</table>" + after)
+
+
+def timeline(versions: list[dict[str, Any]]) -> str:
+    """A feature's history (``history.versions``), newest first: every value escaped, as data."""
+    rows = "".join(
+        f"<tr><td>{esc(v['version'])}</td><td>{esc(v['operation'])}</td><td>{esc(v['changedAt'])}</td>"
+        f"<td>{esc(v['changedBy'])}</td><td>{esc(v['changeSet']['comment'])}</td>"
+        f"<td>{esc(v['changeSet']['client'])}</td></tr>"
+        for v in reversed(versions)
+    )
+    head = "<tr><th>version</th><th>change</th><th>when</th><th>who</th><th>comment</th><th>client</th></tr>"
+    return f'<h2>History</h2><table class="timeline">{head}{rows}</table>'

@@ -22,7 +22,7 @@ YEAR = re.compile(r"(?!0000)[0-9]{4}")
 #: RFC 3339 date-time; seconds and the offset may be left out (read as :00 and UTC).
 DATE_TIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,9}))?)?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+    r"([Zz]|[+-][0-9]{2}:[0-5][0-9])?"
 )
 
 
@@ -76,7 +76,11 @@ def datetime_value(text: str, *, parameter: str) -> dt.datetime:
         micro = int((fraction or "0").ljust(6, "0")[:6])
         parts = (int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
         value = dt.datetime(*parts, micro, tzinfo=zone)
-        value.astimezone(dt.UTC)  # 9999-12-31T23:59-01:00 is in no calendar PostgreSQL has
+        try:
+            value.astimezone(dt.UTC)
+        except OverflowError:  # 9999-12-31T23:59-01:00 or 0001-01-01T00:00+01:00: an RFC 3339 instant past the
+            # calendar's ends; as a bound it means "the earliest" or "the latest", which is what it becomes
+            return (dt.datetime.min if value.year == 1 else dt.datetime.max).replace(tzinfo=dt.UTC)
         return value
     except (ValueError, OverflowError):
         raise InvalidParameter(
@@ -87,6 +91,13 @@ def datetime_value(text: str, *, parameter: str) -> dt.datetime:
 def instant_value(text: str, *, parameter: str) -> dt.date | dt.datetime:
     """A date or an RFC 3339 date-time."""
     return date_value(text, parameter=parameter) if len(text) <= 10 else datetime_value(text, parameter=parameter)
+
+
+def text_value(text: str, *, parameter: str) -> str:
+    """Text PostgreSQL can hold: no NUL character (a database error otherwise, naming nothing)."""
+    if "\x00" in text:
+        raise InvalidParameter(f"{parameter}: NUL characters are not allowed", parameter=parameter)
+    return text
 
 
 def boolean_value(text: str, *, parameter: str) -> bool:

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from gis_service import admission, handlers, migrate, openapi, tilecache
+from gis_service import admission, handlers, migrate, notify, openapi, replicas, tilecache
 from gis_service.auth.middleware import AccessHeaders
 from gis_service.auth.verify import AuthState
 from gis_service.catalog import Catalog
@@ -18,7 +18,7 @@ from gis_service.db import async_engine
 from gis_service.maps.assets import STATIC_DIR
 from gis_service.middleware import BodyLimit, HeadAsGet
 from gis_service.raster.catalog import RasterCatalog
-from gis_service.routers import analysis, common, features, maps, raster, tiles
+from gis_service.routers import analysis, common, editor, edits, features, maps, proposals, raster, tiles
 from gis_service.settings import Settings, load_settings
 from gis_service.tiles import TileMatrixSets, layer_versions
 
@@ -29,7 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = async_engine(settings)
-        app.state.layer_versions = layer_versions(settings)
+        app.state.reads = replicas.ReadEngines.from_settings(settings, app.state.engine)
+        # pushed by LISTEN/NOTIFY; polled while the listener is not connected
+        app.state.layer_versions = await notify.listening_versions(settings, layer_versions(settings))
         app.state.tile_cache = tilecache.from_settings(settings.cache)
         app.state.admission = admission.Admission(settings.admission)
         try:
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.tile_cache.close()
             await app.state.layer_versions.close()
+            await app.state.reads.dispose()
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -59,17 +62,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,
-        allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Content-Crs", "Link"],
+        expose_headers=[
+            "ETag",
+            "Content-Crs",
+            "Link",
+            "Location",
+            "Preference-Applied",
+            "X-Edit-Warnings",
+            "X-WAL-LSN",
+        ],
     )
     openapi.install(app, settings)
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(AccessHeaders, realm=settings.auth.realm)
+    if settings.db.replica_urls:  # a read that lost its replica mid-request runs again on the primary
+        app.add_middleware(replicas.PrimaryRetry, reads=lambda: getattr(app.state, "reads", None))
     handlers.install(app)
     app.include_router(common.router)
+    app.include_router(edits.router)  # before features: its …/items/{id}/history is not a feature id
     app.include_router(features.router)
+    app.include_router(proposals.router)
+    app.include_router(editor.router)
     heavy = [Depends(admission.admit_heavy)]  # analyses and maps queue for slots of their own (admission.py)
     app.include_router(analysis.router, dependencies=heavy)
     app.include_router(tiles.router)

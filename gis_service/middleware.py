@@ -44,7 +44,8 @@ class BodyLimit:
             return
         has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
         if has_body and not _is_json(headers.get(b"content-type", b"")):
-            await _refuse(scope, send, 415, "Unsupported media type", "the request body must be application/json")
+            detail = "the request body must be application/json or another +json type"
+            await _refuse(scope, send, 415, "Unsupported media type", detail)
             return
         received = 0
 

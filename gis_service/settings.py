@@ -5,13 +5,15 @@ Nothing reads the environment at import time: call :func:`load_settings` where a
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import quote
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: ``gis-service db up`` writes the URL of the database it provisioned here.
@@ -42,6 +44,41 @@ class DatabaseSettings(BaseModel):
         None, description="Role requests run as: not an owner, so row-level security applies (provisioned)."
     )
     app_password: SecretStr | None = None
+    replica_urls: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="Streaming replicas (hot standbys) of the primary: reads are spread over them round-robin, "
+        "writes and reads that must see a write go to the primary. Empty: everything on the primary.",
+    )
+    replica_timeout_s: float = Field(
+        0.5, gt=0, le=30, description="Longest wait to connect to, or check, a replica; then the next one is tried."
+    )
+    replica_retry_s: float = Field(5.0, gt=0, le=3600, description="A replica that failed is skipped this long.")
+    replica_wait_ms: int = Field(
+        200,
+        ge=0,
+        le=10_000,
+        description="A read carrying a write's WAL position waits at most this long for a replica to have "
+        "replayed it, then reads from the primary.",
+    )
+    wal_cookie_max_age_s: int = Field(
+        300, ge=1, le=86_400, description="Lifetime of the cookie that carries a writer's WAL position."
+    )
+    pooler: Literal["none", "pgbouncer"] = Field(
+        "none",
+        description="pgbouncer: the engines connect through PgBouncer in transaction mode (no prepared "
+        "statement cache; statement timeout and jit come from the role, `ALTER ROLE … SET`).",
+    )
+
+    @field_validator("replica_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """A JSON list or a comma-separated string of postgresql:// URLs."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+        if isinstance(value, list) and any(not str(url).startswith(("postgresql", "postgres://")) for url in value):
+            raise ValueError("replica_urls must be postgresql:// URLs")
+        return value
 
 
 class FeatureSettings(BaseModel):
@@ -146,6 +183,13 @@ class AuthSettings(BaseModel):
     oidc_name_claim: str = "preferred_username"
     oidc_groups_claim: str = Field("groups", description="Claim (dotted path) whose values are group names.")
     oidc_group_map: dict[str, str] = Field({}, description="Claim value -> group name; others are kept as is.")
+    oidc_editor_client_id: str | None = Field(
+        None,
+        description="Public client id of the editor page (`/edit`, its own redirect URI): authorization code with "
+        "PKCE in the browser, no secret. With `oidc_issuer` the page offers OIDC sign-in; the id is an accepted "
+        "audience (the page sends the id token, whose `aud` it is).",
+    )
+    oidc_editor_scopes: list[str] = Field(["openid", "profile"], description="Scopes the editor page asks for.")
     admin_groups: list[str] = Field([], description="Groups whose members are global admins.")
     failure_limit: int = Field(5, ge=1, description="Failures per address or key before answers slow down.")
     failure_window_s: int = Field(300, ge=1)
@@ -162,6 +206,22 @@ class AuthSettings(BaseModel):
         wrong = sorted(set(value) - allowed)
         if wrong or not value:
             raise ValueError(f"oidc_algorithms must be asymmetric ({sorted(allowed)}), not {wrong}")
+        return value
+
+    @model_validator(mode="after")
+    def _editor_is_an_audience(self) -> AuthSettings:
+        """The editor page's id tokens carry its client id as ``aud`` (a token with an ``aud`` is refused
+        unless its audience is listed), so the client id is always an accepted audience."""
+        client = self.oidc_editor_client_id
+        if client and client not in self.oidc_audience:
+            self.oidc_audience = [*self.oidc_audience, client]
+        return self
+
+    @field_validator("oidc_editor_scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        if "openid" not in value:
+            raise ValueError("oidc_editor_scopes must include 'openid' (the page signs in with the id token)")
         return value
 
 
@@ -236,11 +296,7 @@ class Settings(BaseSettings):
     @cached_property
     def dsn(self) -> str:
         """The libpq URL (``postgresql://...``) without any SQLAlchemy driver suffix."""
-        url = self.database_url or self.db.url
-        for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql://" + url[len(prefix) :]
-        return url
+        return _libpq(self.database_url or self.db.url)
 
     @property
     def sync_url(self) -> str:
@@ -253,12 +309,27 @@ class Settings(BaseSettings):
     @property
     def request_url(self) -> str:
         """The request engine's URL: ``dsn`` as ``db.app_role`` when one is configured (asyncpg)."""
+        return self._as_app(self.dsn)
+
+    @property
+    def replica_request_urls(self) -> list[str]:
+        """The replicas' URLs for requests: as ``db.app_role`` too (roles replicate with the data)."""
+        return [self._as_app(_libpq(url)) for url in self.db.replica_urls]
+
+    def _as_app(self, dsn: str) -> str:
         if not self.db.app_role:
-            return self.async_url
+            return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
         password = self.db.app_password.get_secret_value() if self.db.app_password else ""
         userinfo = quote(self.db.app_role, safe="") + (":" + quote(password, safe="") if password else "")
-        rest = self.dsn.partition("://")[2]
+        rest = dsn.partition("://")[2]
         return f"postgresql+asyncpg://{userinfo}@{rest.rpartition('@')[2]}"
+
+
+def _libpq(url: str) -> str:
+    for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -303,7 +303,8 @@ def tilejson(
         "bounds": bbox,
         "center": [(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, center_zoom],
         "vector_layers": [vector_layer(s) for s in specs]
-        + [vector_layer(s, "_labels") for s in specs if s.id in labels],
+        + [vector_layer(s, "_labels") for s in specs if s.id in labels]
+        + [vector_layer(s, "_footprints") for s in specs if tq.has_footprint(s)],
     }
 
 

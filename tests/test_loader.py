@@ -85,6 +85,18 @@ def test_geojson_parcels_load_once_with_defaults(settings: Settings, engine: Eng
     assert "5 inserted, 0 updated" in report.summary()
 
 
+def test_a_file_cannot_set_the_columns_the_database_maintains(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """``version``, ``updated_at`` and ``updated_by`` belong to the triggers: a file naming them is not believed."""
+    forged = {**props(1), "version": 999, "updated_by": "mallory", "updated_at": "not a time"}
+    path = geojson(tmp_path / "forged.geojson", [(forged, polygon_json(square(106.70, 10.98)))])
+    report = load_file(settings, path, "parcels")
+    assert (report.inserted, report.rejected) == (1, 0)
+    got = rows(engine, "SELECT version, updated_by FROM parcels WHERE admin_code = :c", c=f"{PREFIX}1")
+    assert got and all(r[0] == 1 and r[1] != "mallory" for r in got)
+
+
 def test_reload_duplicates_nothing_and_counts_changes(settings: Settings, engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "lots.gpkg"
     frame = parcels(4)

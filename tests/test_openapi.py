@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import pytest
@@ -14,6 +17,9 @@ from gis_service.analysis import stats
 from gis_service.schemas import answers
 from gis_service.schemas.analysis import SiteSelectionBody, Target
 from gis_service.schemas.openapi30 import schema30
+from tests.test_maps import vendored
+
+__all__ = ["vendored"]  # fixture shared with test_maps
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 #: Keywords of JSON Schema 2020-12 that OpenAPI 3.0 does not have.
@@ -140,7 +146,7 @@ def test_405_is_documented_with_allow_and_answered_with_it(client: TestClient, d
     response = client.delete("/collections/industrial_parks/items")
     assert response.status_code == 405
     assert response.headers["content-type"] == "application/problem+json"
-    assert allow(response) == {"GET", "HEAD"}
+    assert {"GET", "HEAD"} <= allow(response) and "DELETE" not in allow(response)
     # two routes share the path: Allow names the methods of both, not of the first that matched
     assert allow(client.put("/analysis/nearby")) == {"GET", "HEAD", "POST"}
     assert allow(client.options("/rasters/population_density/statistics")) == {"GET", "HEAD", "POST"}
@@ -191,7 +197,7 @@ def test_every_documented_example_is_accepted(client: TestClient, doc: dict[str,
     for path, method, operation in operations(doc):
         has_examples = any("example" in resolve(doc, p) for p in operation.get("parameters", []))
         if "requestBody" in operation:
-            media = operation["requestBody"]["content"]["application/json"]
+            media = operation["requestBody"]["content"].get("application/json", {"schema": {}})  # merge patches
             has_examples = has_examples or "example" in resolve(doc, media["schema"])
         if not has_examples:
             continue
@@ -205,3 +211,116 @@ def test_every_documented_example_is_accepted(client: TestClient, doc: dict[str,
             refused.append((operation["operationId"], response.status_code, response.text[:200]))
     assert {"nearby", "nearbyGeometry", "siteSelection", "locate", "corridor"} <= set(tried)
     assert not refused
+
+
+def test_every_error_answer_is_one_shared_problem_json_response(doc: dict[str, Any]) -> None:
+    """Errors are ``$ref`` to ``components/responses``, each problem+json only: the maps' too (their errors
+    are no HTML pages), 401 with its challenge, 503 with ``Retry-After``."""
+    for path, method, operation in operations(doc):
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                assert set(response) == {"$ref"}, (method, path, status)
+                assert set(resolve(doc, response)["content"]) == {"application/problem+json"}, (path, status)
+    responses = doc["components"]["responses"]
+    assert responses["Unauthorized"]["headers"]["WWW-Authenticate"]["required"] is True
+    assert "Retry-After" in responses["ServiceUnavailable"]["headers"]
+    assert "admission queue" in responses["ServiceUnavailable"]["description"]
+    assert "pool" in responses["ServiceUnavailable"]["description"]
+
+
+#: Operations that never ask who is calling: the service's description, tile matrix sets, the style, glyphs.
+OPEN = {"getLandingPage", "getConformance", "getHealth", "getTileMatrixSets", "getTileMatrixSet", "getPlanningStyle"}
+OPEN |= {"getGlyphs", "getMaps", "getEditor"}
+#: Operations that change features: they take no anonymous call.
+WRITES = {"createFeature", "replaceFeature", "updateFeature", "deleteFeature", "revertFeature"}
+
+
+def test_operations_that_read_collections_document_401_and_403(doc: dict[str, Any]) -> None:
+    for path, method, operation in operations(doc):
+        statuses = set(operation["responses"])
+        if operation["operationId"] in OPEN:
+            assert not {"401", "403"} & statuses and "security" not in operation, path
+            continue
+        assert {"401", "403", "503"} <= statuses, (method, path)
+        anonymous = operation["operationId"] not in WRITES  # a change is always someone's
+        assert (operation["security"][0] == {}) is anonymous and {"bearer": []} in operation["security"], path
+    for name in ("locate", "nearby", "corridor", "siteSelection", "getRasterUnitStatistics", "getPlanningMap"):
+        assert any(op["operationId"] == name and "401" in op["responses"] for _, _, op in operations(doc)), name
+
+
+def test_heavy_operations_document_the_503_of_the_admission_queue(doc: dict[str, Any]) -> None:
+    from gis_service import admission
+
+    heavy = admission.HEAVY_OPERATIONS | admission.NEARBY_OPERATIONS | admission.MAP_OPERATIONS
+    documented = {op["operationId"] for _, _, op in operations(doc) if "503" in op["responses"]}
+    assert heavy <= documented
+
+
+def test_a_401_is_answered_exactly_where_it_is_documented(client: TestClient, doc: dict[str, Any]) -> None:
+    """Credentials that do not hold: a 401 with the challenge from every operation documenting 401, and no
+    401 from the others (they never look at credentials)."""
+    bad = {"Authorization": "Bearer gsk_nonsense"}
+    tried = []
+    for path, method, operation in operations(doc):
+        request = example_request(doc, path, operation) if method == "get" else None
+        if request is None or "{" in request["url"]:
+            continue
+        tried.append(operation["operationId"])
+        response = client.get(request["url"], params=request["params"], headers=bad)
+        if "401" in operation["responses"]:
+            assert response.status_code == 401, (path, response.status_code, response.text[:200])
+            assert response.headers.get_list("www-authenticate"), path
+        else:
+            assert response.status_code != 401, path
+    assert {"getCollections", "locate", "timeline", "getRasters", "getConformance", "getPlanningMap"} <= set(tried)
+
+
+def test_format_parameters_are_declared_with_their_values(doc: dict[str, Any]) -> None:
+    from gis_service.dependencies import FORMATS
+
+    def f_of(path: str) -> dict[str, Any]:
+        parameters = [resolve(doc, p) for p in doc["paths"][path]["get"].get("parameters", [])]
+        return next(p for p in parameters if p["name"] == "f" and p["in"] == "query")["schema"]
+
+    assert f_of("/collections")["enum"] == ["json", "html"]
+    assert f_of("/collections/{collectionId}")["enum"] == ["json", "html"]
+    assert f_of("/collections/{collectionId}/items")["enum"] == list(FORMATS)
+    for path in ("/tileMatrixSets", "/tileMatrixSets/{tileMatrixSetId}", "/collections/{collectionId}/tiles"):
+        assert f_of(path)["enum"] == ["json"], path
+
+
+@pytest.mark.parametrize(
+    ("path", "accepted"),
+    [
+        ("/collections", {"json", "html"}),
+        ("/collections/industrial_parks", {"json", "html"}),
+        ("/collections/industrial_parks/tiles", {"json"}),
+        ("/tileMatrixSets", {"json"}),
+    ],
+)
+def test_the_declared_formats_are_the_accepted_ones(client: TestClient, path: str, accepted: set[str]) -> None:
+    for f in ("json", "html", "xml", "csv"):
+        response = client.get(path, params={"f": f})
+        if f in accepted:
+            assert response.status_code == 200, (path, f)
+        else:
+            assert response.status_code == 400 and response.json()["parameter"] == "f", (path, f)
+
+
+def test_the_api_page_loads_swagger_ui_from_our_origin(client: TestClient, vendored: Path) -> None:
+    """No CDN, no inline script: the vendored bundle (pinned, licence recorded) and our init script."""
+    from gis_service.maps.vendor import MANIFEST, SWAGGER_UI
+
+    page = client.get("/api.html")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+    assert "http" not in page.text and "<script>" not in page.text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert f"/static/vendor/{SWAGGER_UI.spec}/swagger-ui-bundle.js" in sources and "/static/api-docs.js" in sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+    record = json.loads((vendored / SWAGGER_UI.spec / MANIFEST).read_text(encoding="utf-8"))
+    assert record == {**record, "integrity": SWAGGER_UI.integrity, "license": "Apache-2.0"}
+    assert (vendored / SWAGGER_UI.spec / "LICENSE").is_file()
+    assert client.get("/api.html?x=1").status_code == 400

@@ -162,7 +162,7 @@ def test_html_pages(browser: Any, server: str, hostile: Hostile) -> None:
         for feature_id, props in zip(hostile.ids[spec.id], hostile.features[spec.id], strict=True):
             page.goto(f"{server}/collections/{spec.id}/items/{quote(feature_id, safe='')}?f=html", wait_until="load")
             assert page.locator("h1").text_content() == f"{spec.title}: {feature_id}"
-            text = page.locator("table").text_content()
+            text = page.locator("table").first.text_content()
             assert all(v in text for v in hostile.shown(spec.id, props).values()), (spec.id, props)
     assert_nothing_ran(page, seen, server)
     page.close()

@@ -29,6 +29,8 @@ class Plan:
     #: Run every statement as one query (each one's rows aggregated to JSON): one round trip for many small
     #: questions. The statements must be selects.
     one_query: Select[Any] | None = None
+    #: The answer reads, or leaves out, a non-public collection: it depends on who asks (``analysis.access``).
+    private: bool = False
 
     def finish(self, results: dict[str, Rows]) -> Any:
         for check in self.checks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.sql import Executable
 
 from gis_service.analysis import inputs
 from gis_service.analysis import quality as aqual
+from gis_service.analysis.access import FULL, Access, withheld_notes
 from gis_service.analysis.plan import Plan, Rows, as_one_query
 from gis_service.catalog import Catalog
 from gis_service.errors import InvalidParameter, NotFound
@@ -38,51 +40,77 @@ def _with_id(feature: dict[str, Any]) -> dict[str, Any]:
 # ---- locate -----------------------------------------------------------------------------------------
 
 
-def locate(catalog: Catalog, lon: float, lat: float, day: dt.date | None = None, nearest: int = 3) -> Plan:
+#: What locate asks, and the collection each question reads.
+LOCATE_LAYERS = {
+    "units": "admin_units",
+    "parks": "industrial_parks",
+    "clusters": "industrial_clusters",
+    "zones": "planning_zones",
+    "parcels": "parcels",
+    "transport": "transport_projects",
+    "nearest_parks": "industrial_parks",
+}
+
+
+def locate(
+    catalog: Catalog,
+    lon: float,
+    lat: float,
+    day: dt.date | None = None,
+    nearest: int = 3,
+    access: Access = FULL,
+) -> Plan:
     """Units in force on ``day`` (legacy before 2025-07-01, new after), containing park/zone/parcel,
-    nearest transport projects with a geometry, in metres."""
+    nearest transport projects with a geometry, in metres. Layers the caller may not read are left out."""
     lon, lat = inputs.in_region(lon, lat)
     day = day or dt.date.today()
-    statements, one_query = locate_statements(catalog, nearest)
+    shown, withheld = access.split(LOCATE_LAYERS.values())
+    statements, one_query = locate_statements(catalog, nearest, shown)
 
     def shape(r: dict[str, Rows]) -> dict[str, Any]:
         units = {
-            u["level"]: {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in u.items()} for u in r["units"]
+            u["level"]: {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in u.items()}
+            for u in r.get("units", [])
         }
-        transport, parks = _features(r["transport"]), _features(r["nearest_parks"])
+        transport, parks = _features(r.get("transport", [])), _features(r.get("nearest_parks", []))
         warnings = aqual.results_warnings("nearest transport projects", [_with_id(f) for f in transport])
         warnings += aqual.results_warnings("nearest industrial parks", [_with_id(f) for f in parks])
         return {
             "point": {"lon": lon, "lat": lat},
             "date": day.isoformat(),
             "units": units,
-            "industrial_park": _features(r["parks"])[:1] or None,
-            "industrial_cluster": _features(r["clusters"])[:1] or None,
-            "planning_zone": _features(r["zones"])[:1] or None,
-            "parcel": _features(r["parcels"])[:1] or None,
+            "industrial_park": _features(r.get("parks", []))[:1] or None,
+            "industrial_cluster": _features(r.get("clusters", []))[:1] or None,
+            "planning_zone": _features(r.get("zones", []))[:1] or None,
+            "parcel": _features(r.get("parcels", []))[:1] or None,
             "nearest_transport": transport,
             "nearest_industrial_parks": parks,
-            "warnings": warnings,
+            "warnings": warnings + withheld_notes(withheld),
         }
 
-    return Plan(statements, shape, params={"lon": lon, "lat": lat, "day": day}, one_query=one_query)
+    params = {"lon": lon, "lat": lat, "day": day}
+    private = access.depends_on(LOCATE_LAYERS.values())
+    return Plan(statements, shape, params=params, one_query=one_query, private=private)
 
 
-@lru_cache(maxsize=16)
-def locate_statements(catalog: Catalog, nearest: int) -> tuple[dict[str, Any], Select[Any]]:
-    """Built once per catalogue (only the point and the day change between requests), and run as one query:
-    seven small questions in one round trip."""
+@lru_cache(maxsize=64)
+def locate_statements(
+    catalog: Catalog, nearest: int, layers: tuple[str, ...]
+) -> tuple[dict[str, Any], Select[Any] | None]:
+    """Built once per catalogue and set of readable ``layers`` (only the point and the day change between
+    requests), and run as one query: seven small questions in one round trip."""
     ref = aq.point()
-    statements: dict[str, Any] = {
-        "units": aq.units_at(),
-        "parks": aq.containing(catalog.get("industrial_parks"), "footprint"),
-        "clusters": aq.containing(catalog.get("industrial_clusters"), "footprint"),
-        "zones": aq.containing(catalog.get("planning_zones")),
-        "parcels": aq.containing(catalog.get("parcels")),
-        "transport": aq.nearest(catalog.get("transport_projects"), ref, nearest),
-        "nearest_parks": aq.nearest(catalog.get("industrial_parks"), ref, nearest),
+    builders: dict[str, Callable[[], Any]] = {
+        "units": aq.units_at,
+        "parks": lambda: aq.containing(catalog.get("industrial_parks"), "footprint"),
+        "clusters": lambda: aq.containing(catalog.get("industrial_clusters"), "footprint"),
+        "zones": lambda: aq.containing(catalog.get("planning_zones")),
+        "parcels": lambda: aq.containing(catalog.get("parcels")),
+        "transport": lambda: aq.nearest(catalog.get("transport_projects"), ref, nearest),
+        "nearest_parks": lambda: aq.nearest(catalog.get("industrial_parks"), ref, nearest),
     }
-    return statements, as_one_query(statements)
+    statements = {name: build() for name, build in builders.items() if LOCATE_LAYERS[name] in layers}
+    return statements, as_one_query(statements) if statements else None
 
 
 # ---- nearby -----------------------------------------------------------------------------------------
@@ -150,8 +178,20 @@ def nearby_statements(catalog: Catalog, collection: str, kind: str, ref_collecti
     return statements
 
 
-def nearby(catalog: Catalog, collection: str, reference: Reference, distance_m: float, limit: int = 100) -> Plan:
+def nearby(
+    catalog: Catalog,
+    collection: str,
+    reference: Reference,
+    distance_m: float,
+    limit: int = 100,
+    access: Access = FULL,
+) -> Plan:
+    """Features of ``collection`` within ``distance_m`` of the reference; both collections are named by the
+    caller, so one it may not read is refused."""
     catalog.get(collection)
+    access.require(collection, "collection")
+    if reference.collection is not None:
+        access.require(reference.collection, "feature")
     metres = inputs.radius(distance_m)
     params = {**reference.params(catalog), "metres": metres, "limit": limit}
     statements = nearby_statements(catalog, collection, reference.kind, reference.collection)
@@ -184,7 +224,8 @@ def nearby(catalog: Catalog, collection: str, reference: Reference, distance_m: 
             "features": features,
         }
 
-    return Plan(statements, shape, [check], params)
+    private = access.depends_on([collection, reference.collection])
+    return Plan(statements, shape, [check], params, private=private)
 
 
 def _reference(reference: Reference, rows: Rows | None, metres: float) -> tuple[dict[str, Any], list[str]]:
@@ -200,20 +241,30 @@ def _reference(reference: Reference, rows: Rows | None, metres: float) -> tuple[
 # ---- corridor ---------------------------------------------------------------------------------------
 
 
-def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None = None) -> Plan:
+#: What a corridor takes from, by answer key, and the collection each one reads.
+CORRIDOR_TAKES = {"parcels": "parcels", "planning_zones": "planning_zones", "wards": "admin_units"}
+
+
+def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None = None, access: Access = FULL) -> Plan:
     """What a right of way takes. On a schematic line the corridor covers only the located pieces, says what
-    is missing, and is flagged unreliable when narrower than the line's accuracy."""
+    is missing, and is flagged unreliable when narrower than the line's accuracy. Layers the caller may not
+    read are left out (the project itself must be readable: it is named)."""
     width = inputs.corridor_width(width_m)
+    access.require("transport_projects", "project")
     day = day or dt.date.today()
     buffer = aq.corridor_polygon(project, width)
+    layers = [*CORRIDOR_TAKES.values(), "industrial_parks"]
+    _, withheld = access.split(layers)
+    takes = {key: name for key, name in CORRIDOR_TAKES.items() if access.readable(name)}
     statements: dict[str, Executable] = {
         "project": aq.project_state(catalog.get("transport_projects"), project),
         "summary": aq.corridor_summary(buffer),
-        "parcels": aq.corridor_take(catalog.get("parcels"), buffer),
-        "planning_zones": aq.corridor_take(catalog.get("planning_zones"), buffer),
-        "wards": aq.corridor_take(catalog.get("admin_units"), buffer, level="ward", day=day),
-        "industrial_parks": aq.corridor_points(catalog.get("industrial_parks"), buffer),
     }
+    for key, name in takes.items():
+        wards = name == "admin_units"  # the wards in force on the day, not every unit ever
+        statements[key] = aq.corridor_take(catalog.get(name), buffer, "ward" if wards else None, day if wards else None)
+    if access.readable("industrial_parks"):
+        statements["industrial_parks"] = aq.corridor_points(catalog.get("industrial_parks"), buffer)
 
     def check(r: dict[str, Rows]) -> None:
         if not r["project"]:
@@ -226,7 +277,7 @@ def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None
 
     def shape(r: dict[str, Rows]) -> dict[str, Any]:
         taken = {
-            name: [
+            key: [
                 {
                     "id": row["id"],
                     "properties": _props(row),
@@ -234,13 +285,13 @@ def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None
                     "area_ha": round(row["area_ha"], 4),
                     "share": row["share"],
                 }
-                for row in r[name]
+                for row in r[key]
             ]
-            for name in ("parcels", "planning_zones", "wards")
+            for key in takes
         }
         summary, state = r["summary"][0], r["project"][0]
-        parks = _features(r["industrial_parks"], ())
-        return {
+        parks = _features(r.get("industrial_parks", []), ())
+        answer = {
             "project": project,
             "width_m": width,
             "date": day.isoformat(),
@@ -250,10 +301,14 @@ def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None
             **taken,
             "totals_ha": {name: round(sum(x["taken_ha"] for x in rows), 4) for name, rows in taken.items()},
             "industrial_parks": parks,
-            "warnings": _corridor_warnings(project, width, state, parks),
+            "warnings": _corridor_warnings(project, width, state, parks) + withheld_notes(withheld),
         }
+        if not access.readable("industrial_parks"):
+            del answer["industrial_parks"]
+        return answer
 
-    return Plan(statements, shape, [check])
+    private = access.depends_on(["transport_projects", *layers])
+    return Plan(statements, shape, [check], private=private)
 
 
 def _corridor_quality(width: float, state: dict[str, Any]) -> dict[str, Any]:

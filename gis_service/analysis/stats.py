@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 
 from gis_service.analysis import inputs
 from gis_service.analysis import quality as aqual
+from gis_service.analysis.access import FULL, Access, withheld_notes
 from gis_service.analysis.plan import Plan, Rows
 from gis_service.catalog import Catalog
 from gis_service.errors import InvalidParameter, NotFound
@@ -36,12 +38,20 @@ def _number(value: Any) -> Any:
 
 
 def area_stats(
-    catalog: Catalog, collection: str, by: str = "unit", units: str = "2025", day: dt.date | None = None
+    catalog: Catalog,
+    collection: str,
+    by: str = "unit",
+    units: str = "2025",
+    day: dt.date | None = None,
+    access: Access = FULL,
 ) -> Plan:
     if collection not in STAT_LAYERS:
         raise InvalidParameter(f"collection must be one of {STAT_LAYERS}", parameter="collection")
     spec = catalog.get(collection)
+    access.require(collection, "collection")
+    private = access.depends_on([collection, "admin_units" if by == "unit" else None])
     if by == "unit":
+        access.require("admin_units", "by")
         if units not in UNIT_SETS:
             raise InvalidParameter(f"units must be one of {sorted(UNIT_SETS)}", parameter="units")
         level, default_day = UNIT_SETS[units]
@@ -49,7 +59,7 @@ def area_stats(
         if (day >= sq.REFORM_DAY) != (units == "2025"):
             raise InvalidParameter(f"units {units!r} were not in force on {day}", parameter="date")
         if collection in sq.POLYGON_LAYERS:
-            return _polygon_stats(spec, level, day, units)
+            return _polygon_stats(spec, level, day, units, private)
         stmt = sq.area_by_unit(spec, level, day)
     elif by in ("status", "horizon_year", "zone_type", "land_use_code") and by in spec.property_names:
         stmt = sq.area_by_attribute(spec, by)
@@ -73,10 +83,10 @@ def area_stats(
             },
         }
 
-    return Plan({"groups": stmt}, shape)
+    return Plan({"groups": stmt}, shape, private=private)
 
 
-def _polygon_stats(spec: Any, level: str, day: dt.date, units: str) -> Plan:
+def _polygon_stats(spec: Any, level: str, day: dt.date, units: str, private: bool) -> Plan:
     statements = {"groups": sq.polygons_by_unit(spec, level, day), "totals": sq.layer_totals(spec)}
 
     def shape(r: dict[str, Rows]) -> dict[str, Any]:
@@ -103,7 +113,7 @@ def _polygon_stats(spec: Any, level: str, day: dt.date, units: str) -> Plan:
             "total": {"count": total["count"], "hectares": _number(total["hectares"] or 0.0)},
         }
 
-    return Plan(statements, shape)
+    return Plan(statements, shape, private=private)
 
 
 @dataclass(frozen=True)
@@ -118,38 +128,46 @@ class SiteCriteria:
     limit: int = 20
 
 
-def site_selection(catalog: Catalog, c: SiteCriteria) -> Plan:
+def site_selection(catalog: Catalog, c: SiteCriteria, access: Access = FULL) -> Plan:
+    """Every layer a site selection reads is named by the caller (the sites' layer, the excluded layers, the
+    transport lines of ``max_distance_m``): one it may not read is refused."""
     if c.collection not in ("planning_zones", "parcels"):
         raise InvalidParameter("collection must be planning_zones or parcels", parameter="collection")
     spec = catalog.get(c.collection)
+    access.require(c.collection, "collection")
     unknown = sorted(set(c.max_distance_m) - set(TARGETS))
-    if unknown or not all(0 < v <= inputs.MAX_RADIUS_M for v in c.max_distance_m.values()):
-        raise InvalidParameter(
-            f"max_distance_m keys must be {sorted(TARGETS)} with 0 < metres <= 50000", parameter="max_distance_m"
-        )
+    if unknown:
+        raise InvalidParameter(f"max_distance_m keys must be among {sorted(TARGETS)}", parameter="max_distance_m")
+    for metres in c.max_distance_m.values():
+        inputs.radius(metres, parameter="max_distance_m")
     if not 0 < c.min_area_ha <= 100_000:
         raise InvalidParameter("min_area_ha must be > 0", parameter="min_area_ha")
     excluded = [catalog.get(name) for name in c.exclude]
+    for name in c.exclude:
+        access.require(name, "exclude")
     type_column = "zone_type" if c.collection == "planning_zones" else "land_use_code"
     site_rows = sq.candidates(spec, type_column, c.types, excluded, c.bbox)
     targets = {name: sq.target_geometry(*TARGETS[name]) for name in c.max_distance_m}
-    statements = {
-        "targets": sq.targets_with_geometry(catalog.get("transport_projects")),
-        "sites": sq.sites(site_rows, c.min_area_ha, targets, 5000),
-    }
-    return Plan(statements, lambda r: shape_sites(r, c))
+    statements = {"sites": sq.sites(site_rows, c.min_area_ha, targets, 5000)}
+    if c.max_distance_m:
+        access.require("transport_projects", "max_distance_m")
+    if access.readable("transport_projects"):
+        statements["targets"] = sq.targets_with_geometry(catalog.get("transport_projects"))
+    uses = [c.collection, *c.exclude, "transport_projects" if c.max_distance_m else None]
+    return Plan(statements, lambda r: shape_sites(r, c), private=access.depends_on(uses))
 
 
 def shape_sites(r: dict[str, Rows], c: SiteCriteria) -> dict[str, Any]:
-    located = {row["kind"] for row in r["targets"] if row["has_geometry"]}
-    located |= {row["code"] for row in r["targets"] if row["has_geometry"]}
+    lines = r.get("targets", [])
+    located = {row["kind"] for row in lines if row["has_geometry"]}
+    located |= {row["code"] for row in lines if row["has_geometry"]}
     warnings: list[str] = []
     usable: dict[str, float] = {}
     for name, limit in c.max_distance_m.items():
         kinds, codes = TARGETS[name]
         if located & set(kinds + codes):
             usable[name] = limit
-            warnings += target_warnings(name, limit, [t for t in r["targets"] if _in_group(t, kinds, codes)])
+            warnings += target_warnings(name, limit, [t for t in lines if _in_group(t, kinds, codes)])
         else:
             warnings.append(
                 f"{name}: no transport line of this group has a sourced geometry yet; the criterion was not applied"
@@ -212,7 +230,9 @@ def target_warnings(name: str, limit: float, targets: Rows) -> list[str]:
     return out
 
 
-def crosswalk(code: str, direction: str = "forward", level: str = "ward") -> Plan:
+def crosswalk(code: str, direction: str = "forward", level: str = "ward", access: Access = FULL) -> Plan:
+    """Old units -> new units (or back): a question about the administrative units, so they must be readable."""
+    access.require("admin_units", "code")
     if direction not in ("forward", "reverse"):
         raise InvalidParameter("direction must be forward (old -> new) or reverse", parameter="direction")
     if level not in ("ward", "district"):
@@ -243,11 +263,15 @@ def crosswalk(code: str, direction: str = "forward", level: str = "ward") -> Pla
             raise NotFound(f"no unit {code!r} at level {level} on the {direction} side", parameter="code")
         return {"code": code, "direction": direction, "level": level, "links": rows}
 
-    return Plan(statements, shape)
+    return Plan(statements, shape, private=access.depends_on(["admin_units"]))
 
 
-def reassign(catalog: Catalog, collection: str, day: dt.date | None = None, limit: int = 10_000) -> Plan:
+def reassign(
+    catalog: Catalog, collection: str, day: dt.date | None = None, limit: int = 10_000, access: Access = FULL
+) -> Plan:
     spec = catalog.get(collection)
+    access.require(collection, "collection")
+    access.require("admin_units", "collection")  # the units the features are assigned to
     day = day or sq.REFORM_DAY
     return Plan(
         {"rows": sq.reassign(spec, day, limit)},
@@ -256,27 +280,39 @@ def reassign(catalog: Catalog, collection: str, day: dt.date | None = None, limi
             "date": day.isoformat(),
             "assignments": [{k: _number(v) for k, v in row.items()} for row in r["rows"]],
         },
+        private=access.depends_on([collection, "admin_units"]),
     )
 
 
-def timeline(catalog: Catalog, year: int) -> Plan:
+#: What the timeline counts, and the collection each part reads.
+TIMELINE_LAYERS = ("industrial_parks", "industrial_clusters", "transport_projects", "admin_units")
+
+
+def timeline(catalog: Catalog, year: int, access: Access = FULL) -> Plan:
+    """What exists or is planned in ``year``; layers the caller may not read are left out, with a warning."""
     if not 2000 <= year <= 2060:
         raise InvalidParameter("year must be between 2000 and 2060", parameter="year")
-    statements = {
-        "industrial_parks": sq.estates_in(catalog.get("industrial_parks"), year),
-        "industrial_clusters": sq.estates_in(catalog.get("industrial_clusters"), year),
-        "transport_projects": sq.transport_in(year),
-        "admin_units": sq.units_in(year),
+    shown, withheld = access.split(TIMELINE_LAYERS)
+    builders: dict[str, Callable[[], Any]] = {
+        "industrial_parks": lambda: sq.estates_in(catalog.get("industrial_parks"), year),
+        "industrial_clusters": lambda: sq.estates_in(catalog.get("industrial_clusters"), year),
+        "transport_projects": lambda: sq.transport_in(year),
+        "admin_units": lambda: sq.units_in(year),
     }
+    statements = {name: builders[name]() for name in shown}
 
     def shape(r: dict[str, Rows]) -> dict[str, Any]:
         out: dict[str, Any] = {"year": year, "data_year": sq.DATA_YEAR}
         for name in ("industrial_parks", "industrial_clusters", "transport_projects"):
+            if name not in r:
+                continue
             states: dict[str, int] = {}
             for row in r[name]:
                 states[row["state"]] = states.get(row["state"], 0) + 1
             out[name] = {"by_state": states, "features": [{k: _number(v) for k, v in row.items()} for row in r[name]]}
-        out["admin_units"] = {row["level"]: row["count"] for row in r["admin_units"]}
+        if "admin_units" in r:
+            out["admin_units"] = {row["level"]: row["count"] for row in r["admin_units"]}
+        out["warnings"] = withheld_notes(withheld)
         return out
 
-    return Plan(statements, shape)
+    return Plan(statements, shape, private=access.depends_on(TIMELINE_LAYERS))

@@ -54,10 +54,17 @@ async def current_principal(request: Request) -> Principal | None:
 CurrentPrincipal = Annotated[Principal | None, Depends(current_principal)]
 
 
+def allowed(settings: Settings, principal: Principal | None, spec: LayerSpec, action: Action) -> bool:
+    """The decision alone, without side effects (the analyses ask it of every layer they might read)."""
+    if action is Action.READ and spec.public and (principal is not None or settings.auth.anonymous_reads):
+        return True
+    return principal is not None and principal.may(spec.id, action)
+
+
 def authorize(request: Request, principal: Principal | None, spec: LayerSpec, action: Action) -> LayerSpec:
     """``spec`` when ``principal`` may do ``action`` on it; 401 for anonymous callers, 403 for the others."""
     settings: Settings = request.app.state.settings
-    if action is Action.READ and spec.public and (principal is not None or settings.auth.anonymous_reads):
+    if action is Action.READ and spec.public and allowed(settings, principal, spec, action):
         return spec
     if principal is None:
         raise NotAuthenticated(f"{spec.id} needs credentials to be {_done(action)}", parameter="collectionId")

@@ -1,7 +1,8 @@
 """Security schemes of the OpenAPI document, so ``/api.html`` can authorize and clients know what to send.
 
-Operations that read a collection (or the multi-layer tileset and map) name the schemes, with ``{}`` first:
-anonymous calls are fine where the collections are public. They also list 401 and 403.
+Operations that ask who is calling (reads of collections, tiles, maps, analyses, rasters) name the schemes,
+with ``{}`` first: anonymous calls are fine where the collections are public. ``gis_service.openapi`` lists
+their 401 and 403 answers (:data:`STATUSES`) from ``schemas.problem``.
 """
 
 from __future__ import annotations
@@ -15,22 +16,9 @@ from starlette.routing import BaseRoute
 from gis_service.auth.dependency import current_principal
 from gis_service.settings import Settings
 
-PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-CHALLENGE = {
-    "WWW-Authenticate": {
-        "description": "The schemes to answer with: Bearer (API key or OIDC token) and Basic (key as password).",
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
-ANSWERS = {
-    "401": {
-        "description": "Credentials are needed (a non-public collection), or those sent do not hold.",
-        "headers": CHALLENGE,
-        "content": PROBLEM,
-    },
-    "403": {"description": "The credentials hold, but their grants do not allow this.", "content": PROBLEM},
-}
+#: What an operation that asks who is calling may answer besides its own errors (401 with the challenge,
+#: 403; and 503, since checking a key takes a pooled connection). The responses are ``schemas.problem``'s.
+STATUSES = (401, 403, 503)
 
 
 def security_schemes(settings: Settings) -> dict[str, Any]:
@@ -75,13 +63,12 @@ def _asks(dependant: Any) -> bool:
     return dependant.call is current_principal or any(_asks(d) for d in dependant.dependencies)
 
 
-def add_security(schema: dict[str, Any], settings: Settings, routes: Iterable[BaseRoute]) -> dict[str, Any]:
+def add_security(schema: dict[str, Any], settings: Settings, ids: set[str]) -> dict[str, Any]:
+    """The schemes, and the security requirement of the operations ``ids`` (those of :func:`guarded`)."""
     schemes = security_schemes(settings)
     schema.setdefault("components", {})["securitySchemes"] = schemes
-    ids = guarded(routes)
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             if isinstance(operation, dict) and operation.get("operationId") in ids:
                 operation["security"] = [{}, *({name: []} for name in schemes)]
-                operation.setdefault("responses", {}).update(ANSWERS)
     return schema

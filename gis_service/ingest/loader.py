@@ -74,8 +74,10 @@ def load_file(
     crs: str | None = None,
     mode: str = "upsert",
     rejects_path: Path | str | None = None,
+    comment: str | None = None,
 ) -> LoadReport:
-    """Load ``path`` into ``layer``; bad input raises LoadError and writes nothing."""
+    """Load ``path`` into ``layer``; bad input raises LoadError and writes nothing. ``comment`` says why, in
+    the change set the history records for this load."""
     started = time.perf_counter()
     if mode not in MODES:
         raise LoadError(f"unknown mode {mode!r}; use upsert or replace")
@@ -92,7 +94,8 @@ def load_file(
     if len(checked) == 0:
         report.warnings.append(f"no feature of {path.name} passed the checks; {layer} is unchanged")
     else:
-        report.inserted, report.updated, report.unchanged, report.deleted = write(settings, spec, checked, mode)
+        change = ChangeSet(comment, f"gis-service load {path.name}")
+        report.inserted, report.updated, report.unchanged, report.deleted = write(settings, spec, checked, mode, change)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -107,10 +110,25 @@ def connect(settings: Settings) -> psycopg.Connection[Any]:
     return psycopg.connect(settings.dsn, options=session_options(settings))
 
 
-def write(settings: Settings, spec: TableSpec, checked: Checked, mode: str) -> tuple[int, int, int, int]:
+@dataclass(frozen=True)
+class ChangeSet:
+    """What the history's change set of a load says (read by the triggers of migration 0005)."""
+
+    comment: str | None = None
+    client: str | None = None
+
+
+def write(
+    settings: Settings, spec: TableSpec, checked: Checked, mode: str, change: ChangeSet | None = None
+) -> tuple[int, int, int, int]:
     """COPY and merge in one transaction; returns (inserted, updated, unchanged, deleted)."""
+    change = change or ChangeSet()
     try:
         with connect(settings) as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(
+                "SELECT set_config('app.comment', %s, true), set_config('app.client', %s, true)",
+                (change.comment or "", change.client or ""),
+            )
             before = lock_version(cur, spec.table)
             stage(cur, spec, checked)
             refuse_repeated_keys(cur, spec)

@@ -24,6 +24,7 @@ from sqlalchemy import Boolean, Date, Float, Integer, String
 from gis_service.errors import LoadError
 from gis_service.ingest.reader import RawLayer, SourceCrs, to_lonlat
 from gis_service.models import VERSIONED_TABLES, Base
+from gis_service.models.history import MAINTAINED_COLUMNS
 
 #: Former Binh Duong (lon_min, lat_min, lon_max, lat_max) and how far outside it a feature may lie.
 PROVINCE_BOX = (106.3, 10.85, 107.0, 11.55)
@@ -68,7 +69,12 @@ def table_spec(layer: str) -> TableSpec:
     table = Base.metadata.tables[layer]
     columns: dict[str, Column] = {}
     for col in table.columns:
-        if col.primary_key or col.computed is not None or isinstance(col.type, Geometry):
+        if (
+            col.primary_key
+            or col.computed is not None
+            or isinstance(col.type, Geometry)
+            or col.name in MAINTAINED_COLUMNS
+        ):
             continue
         required = not col.nullable and col.server_default is None and col.name not in LOADER_DEFAULTS
         columns[col.name] = Column(col.name, _kind(col.type), required, getattr(col.type, "length", None))

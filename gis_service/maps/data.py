@@ -155,7 +155,8 @@ def map_plan(catalog: Catalog, request: MapRequest) -> Plan:
     timelines = {year: stats.timeline(catalog, year) for year in request.years} if with_states else {}
     for year, plan in timelines.items():
         statements.update({f"timeline/{year}/{name}": stmt for name, stmt in plan.statements.items()})
-    with_area = request.choropleth and "admin_units" in specs
+    # Industrial hectares per unit are the parks' data: only on a map that shows the parks (a reader's).
+    with_area = request.choropleth and "admin_units" in specs and "industrial_parks" in specs
     area = stats.area_stats(catalog, "industrial_parks", "unit", request.unit_set) if with_area else None
     if area is not None:
         statements.update({f"area/{name}": stmt for name, stmt in area.statements.items()})

@@ -88,6 +88,7 @@ def index_html(catalog: Catalog, settings: Settings) -> str:
     )
     body = (
         f'<h2><a href="/maps/planning-2040">{esc(PLANNING_TITLE)}</a></h2>'
+        '<p><a href="/edit">Editor (Biên tập)</a>: draw and edit features, propose changes for review.</p>'
         "<p>Administrative units before and after the 2025 reform, industrial parks and clusters, transport "
         "projects, planning zones and parcels, with a time control over the horizon years, a choropleth of "
         "industrial hectares per unit, search, measure and an offline basemap.</p>"

@@ -1,4 +1,5 @@
-"""Fill ``gis_service/static/vendor/`` from npm with the pinned packages of :mod:`gis_service.maps.assets`.
+"""Fill ``gis_service/static/vendor/`` from npm with the pinned packages: Leaflet and its plugins
+(:mod:`gis_service.maps.assets`), Swagger UI (``/api.html``) and Leaflet-Geoman (``/edit``).
 
 Run at install time (``make run`` / ``make test``)::
 
@@ -6,8 +7,9 @@ Run at install time (``make run`` / ``make test``)::
     python -m gis_service.maps.vendor --force    # fetch again
 
 Each package is fetched with ``npm pack name@version`` into a temporary folder, its tarball checked against
-the pinned sha512 integrity, and only the listed dist files copied. The folder is gitignored; the service and
-the exported maps read Leaflet from it, so no page ever asks a CDN.
+the pinned sha512 integrity (npm's ``dist.integrity``), and only the listed dist files copied, with the
+licence recorded in ``VENDOR.json``. The folder is gitignored; the service, the exported maps and the API page
+read their scripts from it, so no page ever asks a CDN.
 """
 
 from __future__ import annotations
@@ -27,6 +29,39 @@ from gis_service.maps.assets import PACKAGES, STATIC_DIR, VENDOR, Package
 
 MANIFEST = "VENDOR.json"
 NPM_TIMEOUT_S = 120
+#: Swagger UI of ``/api.html`` (FastAPI's default page loads it from a CDN when the page opens). The bundle
+#: carries its presets; the init script is our ``static/api-docs.js``.
+SWAGGER_UI = Package(
+    "swagger-ui-dist",
+    "5.35.0",
+    "sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==",
+    "Apache-2.0",
+    "",
+    (
+        "swagger-ui-bundle.js",
+        "swagger-ui-bundle.js.LICENSE.txt",
+        "swagger-ui.css",
+        "favicon-32x32.png",
+        "LICENSE",
+        "NOTICE",
+    ),
+    js=("swagger-ui-bundle.js",),
+    css=("swagger-ui.css",),
+)
+#: Drawing and vertex editing of the planner's editor (``/edit``); its stylesheet draws the toolbar icons from
+#: data: URIs, which the editor's policy allows for images only.
+GEOMAN = Package(
+    "@geoman-io/leaflet-geoman-free",
+    "2.20.2",
+    "sha512-KQpSe0VKyuVCudq/08rMjJW1vvIwFldTwBny2wZ7ABcyyUAP7/eoFo967hCu9yRqAAHb4QOxC6gY5dGqttY68g==",
+    "MIT",
+    "dist",
+    ("dist/leaflet-geoman.min.js", "dist/leaflet-geoman.css", "LICENSE"),
+    js=("leaflet-geoman.min.js",),
+    css=("leaflet-geoman.css",),
+)
+#: Everything ``vendor`` installs.
+ALL_PACKAGES = (*PACKAGES, SWAGGER_UI, GEOMAN)
 
 
 class VendorError(RuntimeError):
@@ -97,7 +132,7 @@ def vendor(vendor_dir: Path = STATIC_DIR / VENDOR, *, force: bool = False) -> li
     """Fetch every missing pinned package; returns one line per package."""
     vendor_dir.mkdir(parents=True, exist_ok=True)
     lines = []
-    for package in PACKAGES:
+    for package in ALL_PACKAGES:
         if not force and installed(package, vendor_dir):
             lines.append(f"[vendor] {package.spec}: present")
             continue
@@ -108,7 +143,7 @@ def vendor(vendor_dir: Path = STATIC_DIR / VENDOR, *, force: bool = False) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Vendor Leaflet and its plugins from npm (pinned).")
+    parser = argparse.ArgumentParser(description="Vendor Leaflet, its plugins and Swagger UI from npm (pinned).")
     parser.add_argument("--force", action="store_true", help="fetch again even when present")
     parser.add_argument("--dir", type=Path, default=STATIC_DIR / VENDOR, help="target folder")
     args = parser.parse_args(argv)

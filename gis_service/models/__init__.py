@@ -3,8 +3,10 @@
 from gis_service.models.access import ApiKey, AuditEvent, EditArea, Grant, Principal, PrincipalGroup
 from gis_service.models.admin import AdminUnit, AdminUnitSuccession
 from gis_service.models.base import GEOMETRY_QUALITIES, SRID, Base
+from gis_service.models.history import EDITABLE_TABLES, HISTORY_MODELS, ChangeSet, Versioned
 from gis_service.models.industry import LOCATION_CONFIDENCES, FeatureSource, IndustrialCluster, IndustrialPark
 from gis_service.models.planning import Parcel, PlanningZone
+from gis_service.models.proposals import PROPOSAL_STATUSES, Proposal
 from gis_service.models.reference import LayerVersion, NameAlias, River
 from gis_service.models.transport import KINDS, TransportProject
 
@@ -20,9 +22,12 @@ VERSIONED_TABLES = (
 )
 
 __all__ = [
+    "EDITABLE_TABLES",
     "GEOMETRY_QUALITIES",
+    "HISTORY_MODELS",
     "KINDS",
     "LOCATION_CONFIDENCES",
+    "PROPOSAL_STATUSES",
     "SRID",
     "VERSIONED_TABLES",
     "AdminUnit",
@@ -30,6 +35,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "ChangeSet",
     "EditArea",
     "FeatureSource",
     "Grant",
@@ -41,6 +47,8 @@ __all__ = [
     "PlanningZone",
     "Principal",
     "PrincipalGroup",
+    "Proposal",
     "River",
     "TransportProject",
+    "Versioned",
 ]

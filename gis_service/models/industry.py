@@ -8,13 +8,14 @@ from sqlalchemy import Boolean, CheckConstraint, Float, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from gis_service.models.base import Base, Named, Sourced, geometry, one_of, web_mercator
+from gis_service.models.history import Versioned
 
 #: How far a site point can be trusted: ``fair`` (a named object at or in the park, or the centre of its mapped
 #: area), ``weak`` (a mis-tagged node that only carries the park's name). NULL without a location.
 LOCATION_CONFIDENCES = ("fair", "weak")
 
 
-class _Estate(Named, Sourced):
+class _Estate(Versioned, Named, Sourced):
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
         return (CheckConstraint(one_of("location_confidence", LOCATION_CONFIDENCES), name="location_confidence"),)

@@ -7,9 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gis_service.models.admin import AREA_HA
 from gis_service.models.base import Base, Sourced, geometry, web_mercator
+from gis_service.models.history import Versioned
 
 
-class PlanningZone(Sourced, Base):
+class PlanningZone(Versioned, Sourced, Base):
     __tablename__ = "planning_zones"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -25,7 +26,7 @@ class PlanningZone(Sourced, Base):
     geom_3857 = web_mercator("MULTIPOLYGON")
 
 
-class Parcel(Sourced, Base):
+class Parcel(Versioned, Sourced, Base):
     __tablename__ = "parcels"
     __table_args__ = (UniqueConstraint("admin_code", "sheet_no", "parcel_no", name="uq_parcels_natural_key"),)
 

@@ -6,11 +6,12 @@ from sqlalchemy import Boolean, CheckConstraint, Float, Integer, String, Text, f
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gis_service.models.base import GEOMETRY_QUALITIES, Base, Named, Sourced, geometry, one_of, web_mercator
+from gis_service.models.history import Versioned
 
 KINDS = ("ring road", "expressway", "national highway", "provincial road", "arterial road", "port", "rail")
 
 
-class TransportProject(Named, Sourced, Base):
+class TransportProject(Versioned, Named, Sourced, Base):
     __tablename__ = "transport_projects"
     __table_args__ = (
         CheckConstraint(one_of("geometry_quality", GEOMETRY_QUALITIES), name="geometry_quality"),

@@ -61,6 +61,17 @@ class ItemsQuery:
     out_srid: int = 4326
     lat_first: bool = False
     decimals: int = 7
+    #: The layer as it was at this instant (history, migration 0005), not as it is.
+    as_of: dt.datetime | None = None
+
+
+def _as_of(spec: LayerSpec, query: ItemsQuery, stmt: Select[Any]) -> Select[Any]:
+    """With ``asOf``, a CTE named like the layer stands in for its table (every other parameter applies)."""
+    if query.as_of is None:
+        return stmt
+    from gis_service.queries.history import as_of
+
+    return stmt.add_cte(as_of(spec, query.as_of))
 
 
 def conditions(spec: LayerSpec, query: ItemsQuery) -> list[Expr]:
@@ -195,12 +206,14 @@ def items_text(spec: LayerSpec, query: ItemsQuery, sep: str = ",") -> Select[Any
         .subquery("page")
     )
     joined = func.string_agg(feature_text(spec, query, rows), aggregate_order_by(literal(sep), rows.c._n))
-    return select(joined, func.count())
+    return _as_of(spec, query, select(joined, func.count()))
 
 
 def items_rows(spec: LayerSpec, query: ItemsQuery) -> Select[Any]:
     """The page as rows (id, GeoJSON geometry text, properties JSON) for CSV, HTML and GeoPackage."""
-    return (
+    return _as_of(
+        spec,
+        query,
         select(
             id_col(spec).label("id"),
             geojson_geometry(output_geometry(spec, query), query.decimals).label("geometry"),
@@ -210,13 +223,13 @@ def items_rows(spec: LayerSpec, query: ItemsQuery) -> Select[Any]:
         .where(*conditions(spec, query))
         .order_by(*order_by(spec, query))
         .limit(query.limit)
-        .offset(query.offset)
+        .offset(query.offset),
     )
 
 
 def count(spec: LayerSpec, query: ItemsQuery) -> Select[Any]:
     t = layer_table(spec)
-    return select(func.count()).select_from(t).where(*conditions(spec, query))
+    return _as_of(spec, query, select(func.count()).select_from(t).where(*conditions(spec, query)))
 
 
 def item_text(spec: LayerSpec, feature_id: Any, query: ItemsQuery) -> Select[Any]:

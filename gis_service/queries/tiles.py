@@ -33,6 +33,7 @@ GEOM = "mvt_geom"
 FID = "mvt_id"
 WEB_MERCATOR = 3857
 POINT_TYPES = {"point", "multipoint"}
+FOOTPRINT = "footprint"
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,45 @@ def layer_mvt(spec: LayerSpec, query: TileQuery, *, label: bool = False) -> Sele
     return select(func.coalesce(mvt, literal(b"", LargeBinary))).where(rows.c[GEOM].is_not(None))
 
 
+def footprint_mvt(spec: LayerSpec, query: TileQuery) -> Select[Any]:
+    """``<id>_footprints``: the polygons of a point layer's ``footprint`` column (a park's mapped area
+    besides its site point), with the tile's properties. A layer of its own, so a style draws the points
+    and the areas apart; the footprint has no stored Web Mercator copy and is transformed per tile (few
+    parks have one), filtered on its own 4326 index."""
+    t = layer_table(spec)
+    area: Expr = t.c[FOOTPRINT]
+    tile_srid_area = area if query.srid == 4326 else func.ST_Transform(area, literal(query.srid, Integer))
+    margin = (query.bounds[2] - query.bounds[0]) * query.buffer / query.extent
+    box = envelope(query.bounds, query.srid, margin)
+    where: list[Expr] = [area.op("&&")(box if query.srid == 4326 else func.ST_Transform(box, literal(4326, Integer)))]
+    if query.interval is not None:
+        where.append(temporal_condition(spec, *query.interval))
+    if query.where is not None:
+        where.append(query.where)
+    geom = func.ST_AsMVTGeom(tile_srid_area, envelope(query.bounds, query.srid), literal(query.extent, Integer),
+                             literal(query.buffer, Integer), true())  # fmt: skip
+    props = [_property(t, spec, n) for n in tile_property_names(spec, query.zoom)]
+    fid = _extra(t, spec.tile_id_column, BigInteger())
+    rows = select(geom.label(GEOM), fid.label(FID), *props).select_from(t).where(*where).limit(query.max_features)
+    sub = rows.subquery(f"{spec.id}_footprint_rows")
+    name = f"{spec.id}_footprints"
+    mvt = func.ST_AsMVT(
+        sub.table_valued(), literal(name, Text), literal(query.extent, Integer), literal(GEOM), literal(FID)
+    )
+    return select(func.coalesce(mvt, literal(b"", LargeBinary))).where(sub.c[GEOM].is_not(None))
+
+
+def has_footprint(spec: LayerSpec) -> bool:
+    return FOOTPRINT in spec.extra_geometry_columns and spec.geometry_type.lower() in POINT_TYPES
+
+
 def tile(layers: list[tuple[LayerSpec, TileQuery]], labels: tuple[str, ...] = ()) -> Select[Any]:
     """A tile of one or more layers in one statement: MVT layers concatenate byte-wise. Layers whose id
-    is in ``labels`` also get their ``<id>_labels`` point layer."""
+    is in ``labels`` also get their ``<id>_labels`` point layer; point layers with a footprint column their
+    ``<id>_footprints`` polygon layer."""
     parts = [layer_mvt(spec, query).scalar_subquery() for spec, query in layers]
     parts += [layer_mvt(spec, query, label=True).scalar_subquery() for spec, query in layers if spec.id in labels]
+    parts += [footprint_mvt(spec, query).scalar_subquery() for spec, query in layers if has_footprint(spec)]
     body: Expr = func.coalesce(parts[0], literal(b"", LargeBinary))
     for part in parts[1:]:
         body = body.op("||")(func.coalesce(part, literal(b"", LargeBinary)))

@@ -6,13 +6,17 @@ import csv
 import io
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gis_service.analysis import plans, run_async, stats
+from gis_service.analysis import Plan, plans, run_async, stats
+from gis_service.analysis.access import Access
 from gis_service.analysis.inputs import MAX_CORRIDOR_M, MAX_RADIUS_M, MIN_RADIUS_M, REGION
 from gis_service.analysis.inputs import geometry as checked_geometry
-from gis_service.dependencies import AsciiDate, AsciiFloat, AsciiInt, CatalogDep, ConnDep, reject_unknown
-from gis_service.errors import InvalidParameter
+from gis_service.auth.dependency import CurrentPrincipal, allowed
+from gis_service.auth.principal import Action
+from gis_service.dependencies import AsciiDate, AsciiFloat, AsciiInt, CatalogDep, ConnDep, SettingsDep, reject_unknown
+from gis_service.errors import InvalidParameter, NotAuthenticated
 from gis_service.responses import CSV, FastJSON, GeoJSONResponse
 from gis_service.schemas.analysis import NearbyBody, SiteSelectionBody
 
@@ -24,6 +28,23 @@ def only(request: Request, *names: str) -> None:
     reject_unknown(request, set(names))
 
 
+async def caller_access(catalog: CatalogDep, settings: SettingsDep, principal: CurrentPrincipal) -> Access:
+    """The collections this caller's analyses may read (the grants read once, with the credentials)."""
+    if principal is None and not settings.auth.anonymous_reads:
+        raise NotAuthenticated("the analyses read collections, and reading needs credentials here")
+    return Access.of(catalog, lambda spec: allowed(settings, principal, spec, Action.READ), anonymous=principal is None)
+
+
+AccessDep = Annotated[Access, Depends(caller_access)]
+
+
+async def answer(request: Request, conn: AsyncConnection, plan: Plan) -> Any:
+    """Run the plan; an answer that depends on who asks is private (``Cache-Control: private``)."""
+    if plan.private:
+        request.state.cache_private = True
+    return await run_async(conn, plan)
+
+
 @router.get("/locate", operation_id="locate", summary="What is here: units, park, zone, parcel, nearest transport")
 async def locate(
     request: Request,
@@ -31,10 +52,11 @@ async def locate(
     catalog: CatalogDep,
     lon: Annotated[AsciiFloat, Query(ge=REGION[0], le=REGION[2], examples=[106.7266])],
     lat: Annotated[AsciiFloat, Query(ge=REGION[1], le=REGION[3], examples=[10.9312])],
+    access: AccessDep,
     date: Day = None,
 ) -> Response:
     only(request, "lon", "lat", "date")
-    return FastJSON(await run_async(conn, plans.locate(catalog, lon, lat, date)))
+    return FastJSON(await answer(request, conn, plans.locate(catalog, lon, lat, date, access=access)))
 
 
 @router.get(
@@ -47,6 +69,7 @@ async def nearby(
     request: Request,
     conn: ConnDep,
     catalog: CatalogDep,
+    access: AccessDep,
     collection: Annotated[str, Query(max_length=64, examples=["industrial_parks"])],
     distance_m: Annotated[
         AsciiFloat, Query(ge=MIN_RADIUS_M, le=MAX_RADIUS_M, description="Radius in metres.", examples=[5000])
@@ -64,7 +87,8 @@ async def nearby(
 ) -> Response:
     only(request, "collection", "distance_m", "lon", "lat", "feature", "limit")
     reference = plans.Reference.of_feature(feature) if feature is not None else plans.Reference(lon=lon, lat=lat)
-    return GeoJSONResponse(await run_async(conn, plans.nearby(catalog, collection, reference, distance_m, limit)))
+    plan = plans.nearby(catalog, collection, reference, distance_m, limit, access)
+    return GeoJSONResponse(await answer(request, conn, plan))
 
 
 @router.post(
@@ -73,11 +97,12 @@ async def nearby(
     summary="Features within a distance of a posted geometry",
     response_class=GeoJSONResponse,
 )
-async def nearby_geometry(conn: ConnDep, catalog: CatalogDep, body: NearbyBody) -> Response:
+async def nearby_geometry(
+    request: Request, conn: ConnDep, catalog: CatalogDep, access: AccessDep, body: NearbyBody
+) -> Response:
     reference = plans.Reference(geojson=checked_geometry(body.geometry))
-    return GeoJSONResponse(
-        await run_async(conn, plans.nearby(catalog, body.collection, reference, body.distance_m, body.limit))
-    )
+    plan = plans.nearby(catalog, body.collection, reference, body.distance_m, body.limit, access)
+    return GeoJSONResponse(await answer(request, conn, plan))
 
 
 @router.get("/corridor", operation_id="corridor", summary="What a transport project's right of way takes")
@@ -89,10 +114,11 @@ async def corridor(
     width_m: Annotated[
         AsciiFloat, Query(ge=MIN_RADIUS_M, le=MAX_CORRIDOR_M, description="Right-of-way width, metres.", examples=[60])
     ],
+    access: AccessDep,
     date: Day = None,
 ) -> Response:
     only(request, "project", "width_m", "date")
-    return FastJSON(await run_async(conn, plans.corridor(catalog, project, width_m, date)))
+    return FastJSON(await answer(request, conn, plans.corridor(catalog, project, width_m, date, access)))
 
 
 @router.get("/area-stats", operation_id="areaStats", summary="Hectares and counts by unit, status or horizon")
@@ -100,6 +126,7 @@ async def area_stats(
     request: Request,
     conn: ConnDep,
     catalog: CatalogDep,
+    access: AccessDep,
     collection: Annotated[
         str, Query(examples=["industrial_parks"], json_schema_extra={"enum": list(stats.STAT_LAYERS)})
     ],
@@ -111,7 +138,7 @@ async def area_stats(
     date: Day = None,
 ) -> Response:
     only(request, "collection", "by", "units", "date")
-    return FastJSON(await run_async(conn, stats.area_stats(catalog, collection, by, units, date)))
+    return FastJSON(await answer(request, conn, stats.area_stats(catalog, collection, by, units, date, access)))
 
 
 @router.post("/site-selection", operation_id="siteSelection", summary="Ranked candidate sites (GeoJSON or CSV)")
@@ -120,13 +147,14 @@ async def site_selection(
     conn: ConnDep,
     catalog: CatalogDep,
     body: SiteSelectionBody,
+    access: AccessDep,
     f: Annotated[Literal["json", "csv"] | None, Query(description="json (GeoJSON) or csv")] = None,
 ) -> Response:
     only(request, "f")
     if f not in (None, "json", "csv"):
         raise InvalidParameter("f must be json or csv", parameter="f")
     criteria = stats.SiteCriteria(**body.model_dump())
-    result = await run_async(conn, stats.site_selection(catalog, criteria))
+    result = await answer(request, conn, stats.site_selection(catalog, criteria, access))
     if f == "csv":
         return Response(sites_csv(result), media_type=CSV)
     return GeoJSONResponse(result)
@@ -156,6 +184,7 @@ def sites_csv(result: dict[str, Any]) -> str:
 async def crosswalk(
     request: Request,
     conn: ConnDep,
+    access: AccessDep,
     code: Annotated[str, Query(min_length=1, max_length=16, examples=["25741"])],
     direction: Annotated[
         Literal["forward", "reverse"], Query(description="forward (old -> new) or reverse")
@@ -163,7 +192,7 @@ async def crosswalk(
     level: Annotated[Literal["ward", "district"], Query(description="ward or district")] = "ward",
 ) -> Response:
     only(request, "code", "direction", "level")
-    return FastJSON(await run_async(conn, stats.crosswalk(code, direction, level)))
+    return FastJSON(await answer(request, conn, stats.crosswalk(code, direction, level, access)))
 
 
 @router.get("/reassign", operation_id="reassign", summary="Features of a layer -> 2025 units by largest overlap")
@@ -172,10 +201,11 @@ async def reassign(
     conn: ConnDep,
     catalog: CatalogDep,
     collection: Annotated[str, Query(examples=["industrial_parks"])],
+    access: AccessDep,
     limit: Annotated[AsciiInt, Query(ge=1, le=100_000)] = 10_000,
 ) -> Response:
     only(request, "collection", "limit")
-    return FastJSON(await run_async(conn, stats.reassign(catalog, collection, None, limit)))
+    return FastJSON(await answer(request, conn, stats.reassign(catalog, collection, None, limit, access)))
 
 
 @router.get("/timeline", operation_id="timeline", summary="What exists or is planned in a year")
@@ -183,7 +213,8 @@ async def timeline(
     request: Request,
     conn: ConnDep,
     catalog: CatalogDep,
+    access: AccessDep,
     year: Annotated[AsciiInt, Query(ge=2000, le=2060, examples=[2040])],
 ) -> Response:
     only(request, "year")
-    return FastJSON(await run_async(conn, stats.timeline(catalog, year)))
+    return FastJSON(await answer(request, conn, stats.timeline(catalog, year, access)))

@@ -1,16 +1,16 @@
-"""Landing page, conformance, OpenAPI document, health."""
+"""Landing page, conformance, OpenAPI document and its Swagger UI page, health."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
 
 from gis_service import html, repository
 from gis_service.dependencies import CatalogDep, ConnDep, SettingsDep, output_format, reject_unknown
 from gis_service.errors import InvalidParameter
+from gis_service.maps.assets import STATIC_DIR, VENDOR, AssetsMissing
+from gis_service.maps.vendor import SWAGGER_UI
 from gis_service.responses import OPENAPI, FastJSON
 from gis_service.schemas import ogc
 
@@ -42,6 +42,8 @@ async def landing(request: Request, settings: SettingsDep, f: DocFormat = None) 
         settings.api.title,
         "OGC API Features of former Binh Duong province: parks, transport, units, parcels.",
     )
+    doc["links"].append({"href": f"{base_url(request)}/edit", "rel": "alternate", "type": "text/html",
+                         "title": "Editor (Biên tập)"})  # fmt: skip
     return json_or_html(request, doc)
 
 
@@ -55,9 +57,35 @@ async def openapi(request: Request) -> Response:
     return FastJSON(request.app.openapi(), media_type=OPENAPI)
 
 
+#: Our init script of Swagger UI (``static/``): the page has no inline script for its policy to allow.
+API_DOCS_JS = "api-docs.js"
+
+
+def api_page(root: str, title: str) -> str:
+    """Swagger UI from our origin: the vendored bundle and stylesheet, then our init script; the document's
+    URL travels in a data attribute, never in script text."""
+    static = f"{root}/static"
+    vendored = f"{static}/{VENDOR}/{SWAGGER_UI.spec}"
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
+        + html.esc(title)
+        + '</title><meta name="viewport" content="width=device-width, initial-scale=1">'
+        + f'<link rel="stylesheet" href="{html.esc(vendored)}/swagger-ui.css">'
+        + f'<link rel="icon" type="image/png" href="{html.esc(vendored)}/favicon-32x32.png">'
+        + f'</head><body><div id="swagger-ui" data-openapi-url="{html.esc(root)}/api"></div>'
+        + f'<script src="{html.esc(vendored)}/swagger-ui-bundle.js"></script>'
+        + f'<script src="{html.esc(static)}/{API_DOCS_JS}"></script></body></html>'
+    )
+
+
 @router.get("/api.html", operation_id="getAPIDocs", include_in_schema=False)
-async def api_docs() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/api", title="Binh Duong planning GIS – API")
+async def api_docs(request: Request, settings: SettingsDep) -> Response:
+    reject_unknown(request, set())
+    if not (STATIC_DIR / VENDOR / SWAGGER_UI.spec / "swagger-ui-bundle.js").is_file():
+        raise AssetsMissing("Swagger UI is not installed: run `gis-service map vendor` (make run does it)")
+    page = api_page(str(request.scope.get("root_path", "")).rstrip("/"), f"{settings.api.title} – API")
+    # Swagger UI draws its icons from data: URIs in its stylesheet.
+    return html.response(page, image_hosts=["data:"])
 
 
 @router.get("/health", operation_id="getHealth", summary="Service health")

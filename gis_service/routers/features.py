@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import URL
 
-from gis_service import downloads, html, repository
+from gis_service import downloads, edits, history, html, repository
 from gis_service.auth.dependency import ReadableCollection, ReadableLayers
 from gis_service.dependencies import (
     CatalogDep,
@@ -23,8 +23,10 @@ from gis_service.dependencies import (
 )
 from gis_service.queries.features import ItemsQuery
 from gis_service.responses import CSV, GEOJSON, GEOJSONSEQ, GPKG, HTML, FastJSON, GeoJSONResponse, dumps
-from gis_service.routers.common import base_url, json_or_html
+from gis_service.routers import paths
+from gis_service.routers.common import DocFormat, base_url, json_or_html
 from gis_service.schemas import ogc
+from gis_service.schemas.feature_schema import SCHEMA_MEDIA_TYPE, feature_schema
 
 router = APIRouter(tags=["Features"])
 CRS_PREFIX = "http://www.opengis.net/def/crs/"
@@ -64,7 +66,9 @@ def page_links(request: Request, query: ItemsQuery, returned: int, matched: int)
 
 
 @router.get("/collections", operation_id="getCollections", summary="Collections")
-async def collections(request: Request, conn: ConnDep, catalog: CatalogDep, readable: ReadableLayers) -> Response:
+async def collections(
+    request: Request, conn: ConnDep, catalog: CatalogDep, readable: ReadableLayers, f: DocFormat = None
+) -> Response:
     base = base_url(request)
     specs = readable.only(catalog)
     extents = await repository.extents(conn, request.app.state.extents, specs)
@@ -74,7 +78,7 @@ async def collections(request: Request, conn: ConnDep, catalog: CatalogDep, read
 
 
 @router.get("/collections/{collectionId}", operation_id="describeCollection", summary="A collection")
-async def collection(request: Request, conn: ConnDep, spec: ReadableCollection) -> Response:
+async def collection(request: Request, conn: ConnDep, spec: ReadableCollection, f: DocFormat = None) -> Response:
     extent = (await repository.extents(conn, request.app.state.extents, [spec]))[spec.id]
     return json_or_html(request, ogc.collection(base_url(request), spec, extent.bbox, extent.interval))
 
@@ -91,6 +95,13 @@ async def sortables(request: Request, spec: ReadableCollection) -> Response:
     reject_unknown(request, {"f"})
     output_format(request, request.query_params.get("f"))
     return FastJSON(ogc.queryables(base_url(request), spec, "sortables"), media_type="application/schema+json")
+
+
+@router.get("/collections/{collectionId}/schema", operation_id="getSchema", summary="Feature schema (Part 5)")
+async def schema(request: Request, spec: ReadableCollection) -> Response:
+    reject_unknown(request, {"f"})
+    output_format(request, request.query_params.get("f"))
+    return FastJSON(feature_schema(base_url(request), spec), media_type=SCHEMA_MEDIA_TYPE)
 
 
 @router.get(
@@ -144,7 +155,7 @@ def _now() -> str:
 
 
 @router.get(
-    "/collections/{collectionId}/items/{featureId:path}",
+    paths.ITEM,
     operation_id="getFeature",
     summary="One feature",
     response_class=GeoJSONResponse,
@@ -160,11 +171,19 @@ async def item(
     reject_unknown(request, {"crs", "f"})
     out = crs_query(crs)
     query = ItemsQuery(out_srid=out.srid, lat_first=out.lat_first)
-    text = await repository.item(conn, spec, spec.feature_id(featureId), query)
+    headers = {"Content-Crs": content_crs(query)}
+    if spec.editable:  # a strong ETag from the row's version, the same for every encoding (Part 4)
+        text, version = await edits.item_with_version(conn, spec, spec.feature_id(featureId), query)
+        headers["ETag"] = edits.etag(version)
+    else:
+        text = await repository.item(conn, spec, spec.feature_id(featureId), query)
     if output_format(request, f) == "html":
         feature = orjson.loads(text)
-        return html.response(html.features_table(f"{spec.title}: {featureId}", [feature], [], 1))
+        timeline = html.timeline(await history.versions(conn, spec, featureId)) if spec.editable else ""
+        page = html.response(html.features_table(f"{spec.title}: {featureId}", [feature], [], 1, timeline))
+        page.headers.update({k: v for k, v in headers.items() if k == "ETag"})
+        return page
     href = f"{base_url(request)}/collections/{spec.id}"
     links = [ogc.link(str(request.url), "self", GEOJSON), ogc.link(href, "collection", "application/json")]
     body = text[:-1] + ',"links":' + dumps(links).decode() + "}"
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": content_crs(query)})
+    return Response(body, media_type=GEOJSON, headers=headers)

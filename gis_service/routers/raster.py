@@ -9,11 +9,13 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from gis_service import repository
+from gis_service.analysis.access import Access
 from gis_service.dependencies import AsciiFloat, AsciiInt, ConnDep, SettingsDep, reject_unknown
 from gis_service.geojson import bare_geometry, check_geometry
 from gis_service.raster import reader
 from gis_service.raster.catalog import RasterCatalog, RasterSpec
 from gis_service.responses import FastJSON, not_modified
+from gis_service.routers.analysis import AccessDep
 from gis_service.routers.common import base_url
 from gis_service.routers.tiles import TmsDep, TmsId
 from gis_service.tiles import address
@@ -27,11 +29,31 @@ def get_rasters(request: Request) -> RasterCatalog:
     return rasters
 
 
+#: The collections each kind of raster is computed from (``gis_service.raster.build``): a raster shows their
+#: data, so reading it needs what reading them needs.
+DERIVED_FROM = {
+    "population_density": ("admin_units",),
+    "transport_distance": ("admin_units", "transport_projects"),
+}
+
+
+def readable(access: Access, spec: RasterSpec) -> bool:
+    return all(access.readable(name) for name in DERIVED_FROM[spec.derive])
+
+
 def raster_param(
+    request: Request,
     rasters: Annotated[RasterCatalog, Depends(get_rasters)],
+    access: AccessDep,
     rasterId: Annotated[str, Path(description="Raster id from layers/rasters.yaml.", max_length=64)],
 ) -> RasterSpec:
-    return rasters.get(rasterId)
+    """The raster, when the caller may read the collections it is computed from (401/403 otherwise)."""
+    spec = rasters.get(rasterId)
+    for name in DERIVED_FROM[spec.derive]:
+        access.require(name, "rasterId")
+    if access.depends_on(DERIVED_FROM[spec.derive]):
+        request.state.cache_private = True
+    return spec
 
 
 RastersDep = Annotated[RasterCatalog, Depends(get_rasters)]
@@ -53,9 +75,12 @@ def describe(base: str, spec: RasterSpec) -> dict[str, Any]:
 
 
 @router.get("/rasters", operation_id="getRasters", summary="Rasters")
-async def rasters_list(request: Request, rasters: RastersDep) -> Response:
+async def rasters_list(request: Request, rasters: RastersDep, access: AccessDep) -> Response:
     reject_unknown(request, set())
-    return FastJSON({"rasters": [describe(base_url(request), spec) for spec in rasters]})
+    if access.depends_on(name for names in DERIVED_FROM.values() for name in names):
+        request.state.cache_private = True
+    shown = [describe(base_url(request), spec) for spec in rasters if readable(access, spec)]
+    return FastJSON({"rasters": shown})
 
 
 @router.get("/rasters/{rasterId}", operation_id="getRaster", summary="A raster: extent, zooms, provenance")
@@ -172,9 +197,11 @@ async def raster_unit_zonal(
     rasters: RastersDep,
     spec: RasterDep,
     settings: SettingsDep,
+    access: AccessDep,
     admin_code: Annotated[str, Query(max_length=16, description="GSO code of an administrative unit.")],
 ) -> Response:
     reject_unknown(request, {"admin_code"})
+    access.require("admin_units", "admin_code")  # the zone is a unit's boundary
     geometry = await repository.unit_geometry(conn, admin_code)
     stats = await run_in_threadpool(reader.zonal, rasters.path(spec), geometry, settings.raster.max_stats_pixels)
     return FastJSON({"raster": spec.id, "units": spec.units, "admin_code": admin_code, "statistics": stats})

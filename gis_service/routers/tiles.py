@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import morecantile
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -12,9 +12,12 @@ from gis_service import repository, tiles
 from gis_service.auth.dependency import ReadableCollection, ReadableLayers
 from gis_service.catalog import LayerSpec
 from gis_service.dependencies import AsciiInt, CatalogDep, ConnDep, SettingsDep, reject_unknown
+from gis_service.errors import InvalidParameter
 from gis_service.raster import glyphs as glyph_ranges
+from gis_service.replicas import read_engine
 from gis_service.responses import MVT, FastJSON
 from gis_service.routers.common import base_url
+from gis_service.settings import Settings
 
 router = APIRouter(tags=["Tiles"])
 DEFAULT_BBOX = [106.3, 10.85, 107.0, 11.55]
@@ -31,7 +34,7 @@ async def get_tms(request: Request) -> tiles.TileMatrixSets:
 
 async def get_vector_tiles(request: Request) -> tiles.VectorTiles:
     state = request.app.state
-    return tiles.VectorTiles(state.engine, state.tile_cache, state.settings, state.layer_versions)
+    return tiles.VectorTiles(read_engine(request), state.tile_cache, state.settings, state.layer_versions)
 
 
 TmsDep = Annotated[tiles.TileMatrixSets, Depends(get_tms)]
@@ -41,6 +44,16 @@ TmsId = Annotated[str, Path(description="Tile matrix set: WebMercatorQuad or Wor
 Z = Annotated[AsciiInt, Path(description="Zoom level (tile matrix).")]
 X = Annotated[AsciiInt, Path(description="Column.")]
 Y = Annotated[AsciiInt, Path(description="Row (from the top).")]
+JsonOnly = Annotated[Literal["json"] | None, Query(description="json: the one format of this document.")]
+
+
+def honoured(params: tiles.TileParams, spec: LayerSpec, settings: Settings, *, documents: bool) -> None:
+    """Refuse what the tiles of ``spec`` cannot honour (a ``datetime`` on a layer without a time field, as the
+    items do); a document also parses the filter, so it never links tiles that would be refused."""
+    if params.datetime is not None and spec.temporal is None:
+        raise InvalidParameter(f"datetime: {spec.id} has no time field to select on", parameter="datetime")
+    if documents:
+        params.where(spec, settings)
 
 
 async def bbox_of(request: Request, conn: ConnDep, specs: list[LayerSpec]) -> list[float]:
@@ -144,7 +157,7 @@ def tilesets(base: str, spec: LayerSpec, sets: tiles.TileMatrixSets) -> dict[str
 
 
 @router.get("/tileMatrixSets", operation_id="getTileMatrixSets", summary="Tile matrix sets")
-async def tile_matrix_sets(request: Request, sets: TmsDep) -> Response:
+async def tile_matrix_sets(request: Request, sets: TmsDep, f: JsonOnly = None) -> Response:
     reject_unknown(request, {"f"})
     base = base_url(request)
     entries = [
@@ -160,13 +173,13 @@ async def tile_matrix_sets(request: Request, sets: TmsDep) -> Response:
 
 
 @router.get("/tileMatrixSets/{tileMatrixSetId}", operation_id="getTileMatrixSet", summary="A tile matrix set")
-async def tile_matrix_set(request: Request, sets: TmsDep, tileMatrixSetId: TmsId) -> Response:
+async def tile_matrix_set(request: Request, sets: TmsDep, tileMatrixSetId: TmsId, f: JsonOnly = None) -> Response:
     reject_unknown(request, {"f"})
     return FastJSON(sets.get(tileMatrixSetId).model_dump(mode="json", exclude_none=True))
 
 
 @router.get("/collections/{collectionId}/tiles", operation_id="getCollectionTileSets", summary="Tilesets")
-async def collection_tilesets(request: Request, spec: ReadableCollection, sets: TmsDep) -> Response:
+async def collection_tilesets(request: Request, spec: ReadableCollection, sets: TmsDep, f: JsonOnly = None) -> Response:
     reject_unknown(request, {"f"})
     return FastJSON(tilesets(base_url(request), spec, sets))
 
@@ -177,9 +190,16 @@ async def collection_tilesets(request: Request, spec: ReadableCollection, sets: 
     summary="Tileset metadata",
 )
 async def collection_tileset(
-    request: Request, conn: ConnDep, spec: ReadableCollection, sets: TmsDep, tileMatrixSetId: TmsId, params: ParamsDep
+    request: Request,
+    conn: ConnDep,
+    spec: ReadableCollection,
+    sets: TmsDep,
+    settings: SettingsDep,
+    tileMatrixSetId: TmsId,
+    params: ParamsDep,
 ) -> Response:
     tms = sets.get(tileMatrixSetId)
+    honoured(params, spec, settings, documents=True)
     bbox = await bbox_of(request, conn, [spec])
     return FastJSON(tileset(base_url(request), spec, tms, bbox, request.url.query))
 
@@ -190,11 +210,18 @@ async def collection_tileset(
     summary="TileJSON 3.0 of a collection",
 )
 async def collection_tilejson(
-    request: Request, conn: ConnDep, spec: ReadableCollection, sets: TmsDep, tileMatrixSetId: TmsId, params: ParamsDep
+    request: Request,
+    conn: ConnDep,
+    spec: ReadableCollection,
+    sets: TmsDep,
+    settings: SettingsDep,
+    tileMatrixSetId: TmsId,
+    params: ParamsDep,
 ) -> Response:
     tms = sets.get(tileMatrixSetId)
     if tms.id != "WebMercatorQuad":
         raise tiles.UnknownTileMatrixSet("TileJSON describes WebMercatorQuad tiles only", parameter="tileMatrixSetId")
+    honoured(params, spec, settings, documents=True)
     return await _tilejson(request, conn, spec)
 
 
@@ -213,8 +240,10 @@ async def collection_tile(
     tileMatrix: Z,
     tileRow: Y,
     tileCol: X,
+    settings: SettingsDep,
 ) -> Response:
     tms = sets.get(tileMatrixSetId)
+    honoured(params, spec, settings, documents=False)
     addr = tiles.address(tms, tileMatrix, tileCol, tileRow, spec.minzoom, spec.maxzoom)
     layers = [(spec, renderer.query(addr, params, spec))]
     return await renderer.respond(request, layers, addr, params.key())
@@ -231,6 +260,7 @@ async def planning_tilejson(
     datetime: Annotated[str | None, Query(description="Instant or interval for every temporal layer.")] = None,
 ) -> Response:
     reject_unknown(request, {"collections", "datetime"})
+    tiles.TileParams(datetime)  # checked as the tiles check it: the document links them with it
     specs = readable.only(tiles.planning_layers(catalog, settings, collections), named=collections is not None)
     suffix = f"?{request.url.query}" if request.url.query else ""
     url = f"{base_url(request)}/tiles/planning/{{z}}/{{x}}/{{y}}.pbf{suffix}"
@@ -268,7 +298,10 @@ async def planning_tile(
 
 
 @router.get("/tiles/{collectionId}.json", operation_id="getTileJSON", summary="TileJSON 3.0 of a collection")
-async def xyz_tilejson(request: Request, conn: ConnDep, spec: ReadableCollection, params: ParamsDep) -> Response:
+async def xyz_tilejson(
+    request: Request, conn: ConnDep, spec: ReadableCollection, settings: SettingsDep, params: ParamsDep
+) -> Response:
+    honoured(params, spec, settings, documents=True)
     return await _tilejson(request, conn, spec)
 
 
@@ -287,6 +320,7 @@ async def _tilejson(request: Request, conn: ConnDep, spec: LayerSpec) -> Respons
 async def xyz_tile(
     request: Request, spec: ReadableCollection, sets: TmsDep, renderer: TilesDep, params: ParamsDep, z: Z, x: X, y: Y
 ) -> Response:
+    honoured(params, spec, renderer.settings, documents=False)
     addr = tiles.address(sets.get("WebMercatorQuad"), z, x, y, spec.minzoom, spec.maxzoom)
     return await renderer.respond(request, [(spec, renderer.query(addr, params, spec))], addr, params.key())
 

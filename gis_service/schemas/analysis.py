@@ -7,13 +7,19 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt
 
 from gis_service.analysis.inputs import MAX_RADIUS_M, MIN_RADIUS_M
+from gis_service.catalog import IDENT
+from gis_service.dependencies import PlainText
 
 #: What "near" can mean for a site (the keys of ``analysis.stats.TARGETS``).
 Target = Literal["ring_roads", "expressway", "nh13", "mptv", "port", "rail"]
+#: What a site is scored on: its area and its distance to each target.
+Criterion = Literal["area", "ring_roads", "expressway", "nh13", "mptv", "port", "rail"]
 #: JSON numbers only: ``true`` or ``"5"`` are refused, not read as 1.0 and 5.0; NaN and infinities too.
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-Radius = Annotated[Number, Field(gt=0, le=MAX_RADIUS_M)]
+#: Metres, as ``nearby`` takes them: PostgreSQL's float arithmetic refuses subnormal numbers (5e-324).
 Distance = Annotated[Number, Field(ge=MIN_RADIUS_M, le=MAX_RADIUS_M)]
+Code = Annotated[PlainText, Field(min_length=1, max_length=64)]
+CollectionId = Annotated[str, Field(max_length=64, pattern=IDENT.pattern)]
 
 RING_ROAD_3_AREA: dict[str, Any] = {
     "type": "Polygon",
@@ -56,18 +62,22 @@ class SiteSelectionBody(BaseModel):
     collection: Literal["planning_zones", "parcels"] = Field(
         "planning_zones", description="Layer the sites are made of."
     )
-    types: list[str] = Field(
+    types: list[Code] = Field(
         ["industrial"],
         min_length=1,
         max_length=50,
         description="Zone types (zones) or land-use codes (parcels) that qualify.",
     )
     min_area_ha: Number = Field(50.0, gt=0, le=100_000, description="Minimum contiguous area of a site, hectares.")
-    max_distance_m: dict[Target, Radius] = Field(
+    max_distance_m: dict[Target, Distance] = Field(
         default_factory=dict, description="Maximum distance to ring_roads, expressway, nh13, mptv, port, rail (metres)."
     )
-    weights: dict[str, Number] = Field(default_factory=dict, description="Weight of each criterion (default 1).")
-    exclude: list[str] = Field(default_factory=list, description="Collections a site must not intersect.")
+    weights: dict[Criterion, Annotated[Number, Field(ge=0, le=1000)]] = Field(
+        default_factory=dict, description="Weight of each criterion: area and the targets (default 1)."
+    )
+    exclude: list[CollectionId] = Field(
+        default_factory=list, max_length=20, description="Collections a site must not intersect."
+    )
     bbox: tuple[Number, Number, Number, Number] | None = Field(
         None, description="Optional search box (CRS84): minx, miny, maxx, maxy."
     )

@@ -30,6 +30,17 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
     "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/sortables",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/core-roles-features",
+    # Part 4 (editing), under its current URIs and the OGC API - Common - Part 5 ones the draft moves to.
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    "http://www.opengis.net/spec/ogcapi-common-5/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-common-5/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-common-5/1.0/conf/optimistic-locking-etags",
+    "http://www.opengis.net/spec/ogcapi-common-5/1.0/conf/return-representation",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/sorting",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
@@ -128,6 +139,9 @@ def collection(
                 "Queryables",
             ),
             link(f"{href}/queryables", "describedby", "application/schema+json", "Schema of the features"),
+            link(
+                f"{href}/schema", "http://www.opengis.net/def/rel/ogc/1.0/schema", "application/schema+json", "Schema"
+            ),
             link(f"{href}/tiles", "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, "Vector tilesets"),
             link(f"{base}/tiles/{spec.id}.json", "alternate", "application/json", "TileJSON (XYZ vector tiles)"),
             link(f"{base}/maps/collections/{spec.id}", "alternate", HTML, "Map"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gis_service.responses import HTML, PROBLEM
+from gis_service.responses import PROBLEM
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -24,14 +24,47 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 #: status -> (component name, description)
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "A parameter or the body is malformed, out of range or unknown; `parameter` says which."),
+    401: (
+        "Unauthorized",
+        "Credentials are needed (a non-public collection, or anonymous reads are off), or those sent do not hold; "
+        "`WWW-Authenticate` names the schemes to answer with.",
+    ),
+    403: ("Forbidden", "The credentials hold, but their grants do not allow this; `parameter` says what was asked."),
     404: ("NotFound", "The collection, feature, tile, raster or unit asked for does not exist."),
-    405: ("MethodNotAllowed", "The path exists, but not with this method; `Allow` lists the methods it takes."),
+    405: (
+        "MethodNotAllowed",
+        "The path exists, but not with this method, or it is a change to a read-only collection; `Allow` lists "
+        "the methods it takes.",
+    ),
     406: ("NotAcceptable", "None of the media types in `Accept` can be produced."),
+    409: (
+        "Conflict",
+        "The request conflicts with the current state: a feature with that key exists, the `Idempotency-Key` "
+        "was used in another collection, or the feature kept changing while a patch was applied.",
+    ),
+    412: (
+        "PreconditionFailed",
+        "`If-Match` does not hold: the feature changed since it was read (`ETag` is its current version) or is gone.",
+    ),
     413: ("PayloadTooLarge", "The request body, the posted geometry or the area asked for is too large."),
-    415: ("UnsupportedMediaType", "The request body is not `application/json`."),
-    422: ("UnprocessableContent", "The body is well formed but cannot be processed."),
+    415: (
+        "UnsupportedMediaType",
+        "The body's `Content-Type` is not one the operation takes: `application/json` (`application/geo+json` "
+        "for a feature, `application/merge-patch+json` for a change).",
+    ),
+    422: (
+        "UnprocessableContent",
+        "The body is well formed but cannot be processed: the collection does not take the feature (`parameter` "
+        "names the property, or `geometry`), or the change is not possible.",
+    ),
+    428: ("PreconditionRequired", "A change needs `If-Match` with the feature's current `ETag`."),
     500: ("InternalError", "An unexpected error; it has been logged."),
-    503: ("ServiceUnavailable", "The database is unreachable, or the query ran past the statement timeout."),
+    503: (
+        "ServiceUnavailable",
+        "The database is unreachable or the query ran past the statement timeout, or the service is busy: no "
+        "pooled database connection became free within the pool wait, or the admission queue of heavy work "
+        "(analyses, raster statistics, map pages) is full or its wait ran out. `Retry-After` says when to try again.",
+    ),
 }
 ALLOW_HEADER = {
     "Allow": {
@@ -43,28 +76,39 @@ ALLOW_HEADER = {
 
 RETRY_AFTER_HEADER = {
     "Retry-After": {
-        "description": "Seconds after which a retry is likely to work, when the service can tell.",
+        "description": "Seconds after which a retry is likely to work: sent when the pool or the admission queue "
+        "was full, or the database could not be reached (not after a statement timeout).",
         "required": False,
         "schema": {"type": "integer", "minimum": 0},
     }
 }
+CHALLENGE_HEADER = {
+    "WWW-Authenticate": {
+        "description": "The schemes to answer with: Bearer (API key or OIDC token) and Basic (key as password).",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+CURRENT_ETAG_HEADER = {
+    "ETag": {
+        "description": "The feature's current version, when it still exists.",
+        "required": False,
+        "schema": {"type": "string"},
+    }
+}
+HEADERS = {401: CHALLENGE_HEADER, 405: ALLOW_HEADER, 412: CURRENT_ETAG_HEADER, 503: RETRY_AFTER_HEADER}
 
 
-def problem_content(also_html: bool = False) -> dict[str, Any]:
-    content: dict[str, Any] = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    if also_html:
-        content[HTML] = {"schema": {"type": "string"}}
-    return content
+def problem_content() -> dict[str, Any]:
+    return {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
 def error_response(status: int) -> dict[str, Any]:
     """The ``components/responses`` entry of ``status``."""
     _, description = ERRORS[status]
     response: dict[str, Any] = {"description": description, "content": problem_content()}
-    if status == 405:
-        response["headers"] = ALLOW_HEADER
-    if status == 503:
-        response["headers"] = RETRY_AFTER_HEADER
+    if status in HEADERS:
+        response["headers"] = HEADERS[status]
     return response
 
 

@@ -68,6 +68,10 @@ def test_stopped_starting_up_and_crashed_database_under_load(own_cluster: tuple[
         log = server.log()
     answers = load.answers
 
+    print(  # the figures the closing report quotes; the assertions below bound them
+        f"\n[outage] answers={len(load.answers)} 503s={sum(a.status == 503 for a in load.answers)}"
+        f" healthy {healthy - ready:.2f} s after restart, {healthy_again - ready_again:.2f} s after crash recovery"
+    )
     assert alive, "the API process exited"
     assert "unexpected error" not in log, log[-3000:]
     assert not [a for a in answers if a.status == 0], "requests the API did not answer"

@@ -90,7 +90,6 @@ BAD_DATES = {
     "words": "yesterday",
     "hour_25": "2020-01-01T25:00:00Z",
     "bad_offset": "2020-01-01T00:00:00%2B99:99",
-    "beyond_year_9999": "9999-12-31T23:59:59-23:59",
     "underscore": "2_020-01-01",
     "nul": "2020-01-01%00",
     "invalid_utf8": "%FF",
@@ -158,7 +157,6 @@ CQL_TEXT = {
     "number_infinite": "planned_area_ha > 1e400",
     "week_date": "T_AFTER(valid_from, DATE('2020-W01-1'))",
     "bad_timestamp": "valid_from > TIMESTAMP('2020-01-01T25:00:00Z')",
-    "timestamp_beyond_9999": "valid_from > TIMESTAMP('9999-12-31T23:59:59-23:59')",
     "integer_beyond_int64": "established_year > 9.3e18",
     "unknown_function": "nosuch(name) = 1",
     "unknown_property": "nosuch = 1",
@@ -493,6 +491,27 @@ def tilesets_cases() -> Iterable[Case]:
         "tms_too_long": "/tileMatrixSets/" + "W" * 65,
     }.items():
         yield get(f, name, target)
+    # What a tileset document cannot honour is refused by name, never ignored or passed on to its tile links.
+    for name, (target, parameter) in {
+        "list_f_xml": (f"{PARKS}/tiles?f=xml", "f"),
+        "list_f_nul": (f"{PARKS}/tiles?f=json%00", "f"),
+        "tms_list_f_html": ("/tileMatrixSets?f=html", "f"),
+        "tms_f_xml": ("/tileMatrixSets/WebMercatorQuad?f=xml", "f"),
+        "tileset_f": (f"{PARKS}/tiles/WebMercatorQuad?f=json", "f"),
+        "tileset_filter_unknown_property": (f"{PARKS}/tiles/WebMercatorQuad?filter=nosuch%3D1", "filter"),
+        "tileset_filter_syntax": (f"{PARKS}/tiles/WebMercatorQuad?filter=x", "filter"),
+        "tileset_filter_crs_unknown": (
+            f"{PARKS}/tiles/WebMercatorQuad?filter=code%3D%27x%27&filter-crs=x",
+            "filter-crs",
+        ),
+        "tileset_datetime_without_time_field": ("/collections/parcels/tiles/WebMercatorQuad?datetime=2020", "datetime"),
+        "tile_datetime_without_time_field": (
+            "/collections/parcels/tiles/WebMercatorQuad/14/7690/13035?datetime=2020",
+            "datetime",
+        ),
+        "xyz_tile_datetime_without_time_field": ("/tiles/parcels/14/13035/7690.pbf?datetime=2020", "datetime"),
+    }.items():
+        yield get(f, name, target, parameter)
 
 
 def tilejson_cases() -> Iterable[Case]:
@@ -514,6 +533,26 @@ def tilejson_cases() -> Iterable[Case]:
         "raster_unknown": "/rasters/nope/tilejson.json",
     }.items():
         yield get(f, name, target)
+    for name, (target, parameter) in {
+        "collection_f": (f"{PARKS}/tiles/WebMercatorQuad/tilejson.json?f=json", "f"),
+        "collection_filter_unknown_property": (
+            f"{PARKS}/tiles/WebMercatorQuad/tilejson.json?filter=nosuch%3D1",
+            "filter",
+        ),
+        "collection_datetime_without_time_field": (
+            "/collections/parcels/tiles/WebMercatorQuad/tilejson.json?datetime=2020",
+            "datetime",
+        ),
+        "xyz_f": ("/tiles/industrial_parks.json?f=json", "f"),
+        "xyz_filter_syntax": ("/tiles/industrial_parks.json?filter=x", "filter"),
+        "xyz_filter_lang_alone": ("/tiles/industrial_parks.json?filter-lang=cql2-text", "filter"),
+        "xyz_datetime_without_time_field": ("/tiles/parcels.json?datetime=2020", "datetime"),
+        "planning_f": ("/tiles/planning.json?f=json", "f"),
+        "planning_filter": ("/tiles/planning.json?filter=code%3D%27x%27", "filter"),
+        "planning_datetime_words": ("/tiles/planning.json?datetime=yesterday", "datetime"),
+        "planning_datetime_inverted": ("/tiles/planning.json?datetime=2025-01-01/2020-01-01", "datetime"),
+    }.items():
+        yield get(f, name, target, parameter)
 
 
 def analysis_get_cases() -> Iterable[Case]:
@@ -600,27 +639,35 @@ def analysis_post_cases() -> Iterable[Case]:
     for name, body in BAD_BODIES.items():
         yield post(f, f"nearby_body_{name}", "/analysis/nearby", body, raw=True)
     yield Case(f, "nearby_text_plain", "POST", "/analysis/nearby", b"{}", {"Content-Type": "text/plain"})
-    for name, body in {
-        "types_empty": {"types": []},
-        "types_nul": {"types": ["industrial\u0000"]},
-        "types_many": {"types": ["x"] * 51},
-        "min_area_string": {"min_area_ha": "50"},
-        "min_area_negative": {"min_area_ha": -1},
-        "min_area_underscore": {"min_area_ha": "5_0"},
-        "distance_unknown_target": {"max_distance_m": {"moon": 5000}},
-        "distance_string": {"max_distance_m": {"nh13": "5000"}},
-        "weights_string": {"weights": {"area": "1"}},
-        "exclude_unknown": {"exclude": ["nosuch"]},
-        "exclude_nul": {"exclude": ["industrial_parks\u0000"]},
-        "bbox_three": {"bbox": [1, 2, 3]},
-        "bbox_strings": {"bbox": ["a", "b", "c", "d"]},
-        "collection_other": {"collection": "industrial_parks"},
-        "limit_huge": {"limit": 10**30},
-        "extra": {"evil": 1},
-        "f_unknown": None,
+    for name, (body, params) in {
+        "types_empty": ({"types": []}, ("types",)),
+        "types_nul": ({"types": ["industrial\u0000"]}, ("types",)),
+        "types_many": ({"types": ["x"] * 51}, ("types",)),
+        "min_area_string": ({"min_area_ha": "50"}, ("min_area_ha",)),
+        "min_area_negative": ({"min_area_ha": -1}, ("min_area_ha",)),
+        "min_area_underscore": ({"min_area_ha": "5_0"}, ("min_area_ha",)),
+        "distance_unknown_target": ({"max_distance_m": {"moon": 5000}}, ("max_distance_m",)),
+        "distance_string": ({"max_distance_m": {"nh13": "5000"}}, ("max_distance_m",)),
+        # nearby refuses these radii too: below a centimetre, and subnormal (PostgreSQL underflows on 5e-324)
+        "distance_subnormal": ({"max_distance_m": {"nh13": 5e-324}}, ("max_distance_m",)),
+        "distance_millimetre": ({"max_distance_m": {"ring_roads": 0.001}}, ("max_distance_m",)),
+        "distance_zero": ({"max_distance_m": {"port": 0}}, ("max_distance_m",)),
+        "distance_far": ({"max_distance_m": {"rail": 50_001}}, ("max_distance_m",)),
+        "weights_string": ({"weights": {"area": "1"}}, ("weights",)),
+        "weights_unknown": ({"weights": {"moon": 1}}, ("weights",)),
+        "weights_key_nul": ({"weights": {"area\u0000": 1}}, ("weights",)),
+        "weights_negative": ({"weights": {"area": -1}}, ("weights",)),
+        "exclude_unknown": ({"exclude": ["nosuch"]}, ()),
+        "exclude_nul": ({"exclude": ["industrial_parks\u0000"]}, ("exclude",)),
+        "bbox_three": ({"bbox": [1, 2, 3]}, ("bbox",)),
+        "bbox_strings": ({"bbox": ["a", "b", "c", "d"]}, ("bbox",)),
+        "collection_other": ({"collection": "industrial_parks"}, ("collection",)),
+        "limit_huge": ({"limit": 10**30}, ("limit",)),
+        "extra": ({"evil": 1}, ("evil",)),
+        "f_unknown": (None, ("f",)),
     }.items():
         target = "/analysis/site-selection" + ("?f=xml" if body is None else "")
-        yield post(f, f"site_selection_{name}", target, body or {})
+        yield post(f, f"site_selection_{name}", target, body or {}, *params)
     for name, body in BAD_BODIES.items():
         if body:
             yield post(f, f"site_selection_body_{name}", "/analysis/site-selection", body, raw=True)
@@ -714,6 +761,16 @@ def odd_but_valid_cases() -> list[Case]:
             f, "bbox_web_mercator_world", f"{UNITS}/items?bbox=-2e7,-1e8,2e7,1e8&bbox-crs={q(PROJECTED[:-4] + '3857')}"
         ),
         get(f, "datetime_far_range", f"{UNITS}/items?datetime=0001-01-01/9999-12-31"),
+        # RFC 3339 instants past the calendar's ends in UTC: as bounds they mean "the earliest"/"the latest"
+        get(f, "datetime_beyond_year_9999", f"{UNITS}/items?datetime={q('9999-12-31T23:59:59-23:59')}"),
+        get(
+            f,
+            "cql_timestamp_beyond_9999",
+            f"{UNITS}/items?filter=" + q("valid_from < TIMESTAMP('9999-12-31T23:59:59-23:59')"),
+        ),
+        get(
+            f, "changes_before_year_1", f"/collections/transport_projects/changes?from={q('0001-01-01T00:00:02+23:05')}"
+        ),
         get(f, "raster_point_subnormal_lat", f"{RASTER}/point?lon={IN_REGION[0]}&lat=6.4e-104"),
         get(f, "raster_point_negative_zero", f"{RASTER}/point?lon=-0&lat=-0.0"),
         post(

@@ -3,13 +3,18 @@
 The cases are a table (``tests/hostile/cases.py``: endpoint families x payloads). They run in a loop over
 one keep-alive raw socket; a failure lists every failing case by name with what came back, and the server
 must answer ``/health`` every so often and at the end, so a request that kills or wedges it fails the test.
+The writes run twice: with the key of an editor who may write (so the input itself is refused, with what is
+wrong named), and without credentials (a 401 before the body is read).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+from tests.accessdata import Account
 from tests.hostile.cases import Case, all_cases, odd_but_valid_cases, raw_byte_cases
+from tests.hostile.edit_cases import anonymous_edit_cases, edit_cases
+from tests.hostile.fuzzedits import EditingTargets
 from tests.hostile.rawhttp import Answer, RawClient
 
 MAX_SECONDS = 15.0
@@ -74,8 +79,37 @@ def test_the_table_covers_every_endpoint_family_with_hundreds_of_cases() -> None
 
 
 def test_every_bad_input_is_a_4xx_problem_and_the_server_stays_up(raw: RawClient) -> None:
+    assert_refused(raw, all_cases())
+
+
+def test_every_bad_write_of_an_editor_is_a_4xx_problem_naming_what_is_wrong(
+    raw: RawClient, editor: Account, editing_targets: EditingTargets
+) -> None:
+    park = sorted(editing_targets.made["industrial_parks"])[0]
+    cases = edit_cases(editor.key, park)
+    assert len(cases) >= 80
+    assert_refused(raw, cases)
+    unchanged = raw.get(f"/collections/industrial_parks/items/{park}", headers={"Accept": "application/geo+json"})
+    assert unchanged.headers.get("etag") == '"v1"', "a refused write changed the feature"
+
+
+def test_writes_without_credentials_are_refused_before_their_body_is_read(
+    raw: RawClient, editing_targets: EditingTargets
+) -> None:
+    failures = []
+    for case in anonymous_edit_cases(sorted(editing_targets.made["industrial_parks"])[0]):
+        answer = send(raw, case)
+        wrong = problems_with(case, answer)
+        if answer.status != 401 or not answer.headers.get("www-authenticate"):
+            wrong.append(f"{answer.status} without a challenge: {answer.text()[:200]}")
+        if wrong:
+            failures.append(f"{case.label}: {'; '.join(wrong)}")
+    assert not failures, "\n".join(failures)
+
+
+def assert_refused(raw: RawClient, cases: list[Case]) -> None:
     failures: list[str] = []
-    for number, case in enumerate(all_cases(), 1):
+    for number, case in enumerate(cases, 1):
         try:
             answer = send(raw, case)
         except OSError as exc:

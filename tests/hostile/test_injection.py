@@ -5,6 +5,10 @@ tricks, lookalike quotes, identifiers meant for ``sortby``/``properties``/proper
 string the service takes: query values and names, path segments, CQL2 literals and identifiers, JSON body
 strings. Each answer must come without the delay a ``pg_sleep(3)`` would add, must show no SQL, driver
 or traceback text, and every table must be byte for byte the same afterwards.
+
+The writes get them too, sent with an editor's key wherever a write takes a string (the id of the feature
+changed, deleted or reverted, a property name, the change comment, ``If-Match``, ``Content-Crs``) and none
+of them may change a thing: no payload names a feature or a property that exists.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pytest
 from sqlalchemy import Engine
 
 from gis_service.settings import Settings
+from tests.accessdata import Account
 from tests.hostile.rawhttp import Answer, RawClient
 
 SLEEP_S = 3
@@ -174,6 +179,54 @@ TARGETS = [
 ]
 
 
+#: (method, target, body, headers) of a write carrying the payload; the editor's key is added when sent.
+EditBuild = Callable[[str], tuple[str, str, bytes | None, dict[str, str]]]
+PATCH_HEADERS = {"Content-Type": "application/merge-patch+json"}
+BUNDLED_PARK = ITEMS + "/VSIP1"
+
+
+def edit_id(method: str, suffix: str = "", body: bytes | None = None) -> EditBuild:
+    headers = PATCH_HEADERS if body is not None else {}
+    return lambda p: (method, f"{ITEMS}/{quote(p, safe='')}{suffix}", body, headers)
+
+
+def edit_header(name: str, target: str = BUNDLED_PARK + "x") -> EditBuild:
+    """A PATCH of a feature that does not exist (or a well-formed one that is refused) carrying the payload
+    in a header: the change context is set in the database before the feature is looked up."""
+    return lambda p: ("PATCH", target, b"{}", {**PATCH_HEADERS, name: p})
+
+
+def latin1(payloads: tuple[str, ...]) -> tuple[str, ...]:
+    """What a header can carry."""
+    return tuple(p for p in payloads if all(ord(c) < 256 and c not in "\r\n\x00" for c in p))
+
+
+EDIT_TARGETS: list[tuple[str, EditBuild, tuple[str, ...]]] = [
+    ("edit: feature id of a change", edit_id("PATCH", body=b"{}"), ALL),
+    ("edit: feature id of a delete", edit_id("DELETE"), FEW),
+    ("edit: feature id of a revert", edit_id("POST", "/revert?version=1"), FEW),
+    ("edit: feature id of a history", edit_id("GET", "/history"), FEW),
+    (
+        "edit: property name",
+        lambda p: ("PATCH", BUNDLED_PARK, json.dumps({"properties": {p: 1}}).encode(), PATCH_HEADERS),
+        FEW,
+    ),
+    ("edit: change comment", edit_header("X-Change-Comment"), latin1(ALL)),
+    ("edit: If-Match", edit_header("If-Match"), latin1(FEW)),
+    ("edit: Content-Crs", edit_header("Content-Crs", BUNDLED_PARK), latin1(FEW)),
+    (
+        "edit: changes from",
+        lambda p: ("GET", f"/collections/industrial_parks/changes?from={quote(p, safe='')}", None, {}),
+        FEW,
+    ),
+    ("edit: items asOf", lambda p: ("GET", f"{ITEMS}?asOf={quote(p, safe='')}", None, {}), FEW),
+]
+#: Tables a request with a key may change without changing data: when the key was last used, the access audit;
+#: and the roles, which are the cluster's (other sessions on it make theirs): the payloads' role is looked for.
+BOOKKEEPING = {"api_keys", "audit_log", "roles"}
+PAYLOAD_ROLE = "evil"
+
+
 def echoed_forms(payload: str) -> list[str]:
     """The ways an answer may legitimately quote the payload back (error details, self links)."""
     forms = {payload, repr(payload)[1:-1], quote(payload, safe=""), quote_plus(payload), quote(payload, safe="/")}
@@ -230,6 +283,7 @@ def test_there_are_enough_payloads_and_every_target_gets_timing_probes() -> None
     assert len(PAYLOADS) >= 150, len(PAYLOADS)
     assert len(SLEEPERS) >= 40, len(SLEEPERS)
     assert all(len(set(SLEEPERS) & set(target.payloads)) >= 20 for target in TARGETS)
+    assert all(len(set(SLEEPERS) & set(payloads)) >= 20 for _, _, payloads in EDIT_TARGETS)
 
 
 def test_no_payload_injects_delays_leaks_sql_or_changes_data(
@@ -258,4 +312,35 @@ def test_no_payload_injects_delays_leaks_sql_or_changes_data(
         name for name in set(checksums_before) | set(after) if checksums_before.get(name) != after.get(name)
     )
     assert not changed, f"data changed in {changed}"
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
+
+
+def test_no_payload_in_a_write_injects_delays_leaks_sql_or_changes_data(
+    raw: RawClient, migrated: Settings, editor: Account
+) -> None:
+    before = table_checksums(migrated.dsn)
+    failures: list[str] = []
+    timings: dict[str, list[float]] = {}
+    sleepers: list[tuple[str, str, float]] = []
+    for name, build, payloads in EDIT_TARGETS:
+        for payload in payloads:
+            method, path, body, headers = build(payload)
+            sent = {"Accept": "application/json", "Authorization": f"Bearer {editor.key}", **headers}
+            answer = raw.request(method, path, body=body, headers=sent)
+            label = f"{name} <- {payload!r}"
+            if not 400 <= answer.status < 500:
+                failures.append(f"{label}: status {answer.status} {answer.text()[:200]}")
+            if leak := sql_in(answer, payload):
+                failures.append(f"{label}: SQL or driver text in the answer: {leak!r}")
+            if payload in SLEEPERS:
+                sleepers.append((name, payload, answer.seconds))
+            else:
+                timings.setdefault(name, []).append(answer.seconds)
+    for name, payload, seconds in sleepers:
+        if seconds > statistics.median(timings[name]) + SLEEP_S * 0.5:
+            failures.append(f"{name} <- {payload!r}: {seconds:.2f} s")
+    after = table_checksums(migrated.dsn)
+    changed = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t) and t not in BOOKKEEPING)
+    assert not changed, f"data changed in {changed}"
+    assert PAYLOAD_ROLE not in after["roles"].split(","), "a payload made a role"
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)

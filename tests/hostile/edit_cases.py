@@ -1,0 +1,201 @@
+"""Bad writes (OGC API Features Part 4), as a table like ``cases.py``: sent with an editor's key, so that what
+is refused is the input (media types, ``Content-Crs``, ``If-Match``, merge patches, NUL, nesting, sizes,
+numbers, ids, versions), and without credentials (a 401 before the body is read).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.hostile.cases import BAD_BODIES, IN_REGION, PARKS, PROJECTED, SQUARE, UNITS, Case, deep_collection, get
+
+FEATURE = "application/geo+json"
+MERGE_PATCH = "application/merge-patch+json"
+NO_BODY = None
+
+
+def park(**geometry: Any) -> dict[str, Any]:
+    """A park the collection takes (each bad case spoils one thing of it)."""
+    point = geometry or {"type": "Point", "coordinates": list(IN_REGION)}
+    properties = {"name": "Hostile park", "kind": "KCN", "status": "planned", "geometry_quality": "approximate"}
+    return {"type": "Feature", "geometry": point, "properties": {**properties, "source": "test: hostile"}}
+
+
+def park_with(**properties: Any) -> dict[str, Any]:
+    feature = park()
+    feature["properties"].update(properties)
+    return feature
+
+
+def point(x: float, y: float) -> dict[str, Any]:
+    return park(type="Point", coordinates=[x, y])
+
+
+def write(family: str, name: str, method: str, target: str, body: Any, params: str | tuple[str, ...] = (),
+          key: str | None = None, **headers: str) -> Case:  # fmt: skip
+    """A write: ``body`` as JSON (bytes as they are), typed as a feature (POST, PUT) or a merge patch."""
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    sent = {"Content-Type": FEATURE if method in ("POST", "PUT") else MERGE_PATCH, **headers}
+    if key is not None:
+        sent["Authorization"] = f"Bearer {key}"
+    names = (params,) if isinstance(params, str) else params
+    return Case(family, name, method, target, data, sent, frozenset(names) if names else None)
+
+
+CONTENT_CRS = {
+    "epsg_short": "EPSG:3405",
+    "urn": "urn:ogc:def:crs:EPSG::3405",
+    "unsupported": "<http://www.opengis.net/def/crs/EPSG/0/2154>",
+    "double_brackets": f"<<{PROJECTED}>>",
+    "square_brackets": f"[{PROJECTED}]",
+    "half_bracket": f"<{PROJECTED}",
+    "empty": "",
+    "crs84_word": "CRS84",
+    "too_long": "<" + "x" * 300 + ">",
+    "latin1_bytes": f"<{PROJECTED}\xc3\xa9>",
+}
+#: Not a list of entity tags: 400 naming If-Match.
+BAD_IF_MATCH = {
+    "unquoted": "v1",
+    "unclosed": '"v1',
+    "star_and_tag": '*, "v1"',
+    "weak_prefix_only": "W/",
+    "two_tags_no_comma": '"v1" "v2"',
+    "semicolon": '"v1"; "v2"',
+    "too_long": '"' + "v" * 600 + '"',
+    "sql": '"v1" OR 1=1',
+}
+#: Well-formed lists that name no current version: 412 (with the current ETag).
+STALE_IF_MATCH = {
+    "superscript_digit": '"v\xb2"',
+    "weak_current": 'W/"v1"',
+    "empty_list": "",
+    "commas_only": ", ,",
+    "huge_version": '"v99999999999999999999999"',
+    "escaped_nul_text": '"v\\u0000"',
+}
+
+
+def edit_cases(key: str, feature_id: str) -> list[Case]:
+    """Bad writes by an editor who may write to the parks; ``feature_id``: a park of the editor's own, so a
+    refusal is about the input, never a missing feature."""
+    f, items, item = "edits", f"{PARKS}/items", f"{PARKS}/items/{feature_id}"
+    raw_nul = json.dumps(park_with(name="ab")).encode().replace(b"ab", b"a\x00b")
+    deep_properties = {**park(), "properties": {"a": [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}}
+    many_points = park(type="MultiPoint", coordinates=[list(IN_REGION)] * 20_000)
+    beyond_double = json.dumps(park()).encode().replace(str(IN_REGION[0]).encode(), b"1e400")
+    year = "properties.established_year"
+    table: list[tuple[str, str, str, Any, str | tuple[str, ...], dict[str, str]]] = [
+        # media types: a feature is application/geo+json (or json), a change application/merge-patch+json
+        ("post_text_plain", "POST", items, park(), "body", {"Content-Type": "text/plain"}),
+        ("post_xml", "POST", items, b"<Feature/>", "body", {"Content-Type": "application/xml"}),
+        ("post_merge_patch", "POST", items, park(), "Content-Type", {"Content-Type": MERGE_PATCH}),
+        ("put_merge_patch", "PUT", item, park(), "Content-Type", {"Content-Type": MERGE_PATCH}),
+        ("patch_geojson", "PATCH", item, {}, "Content-Type", {"Content-Type": FEATURE}),
+        ("patch_json", "PATCH", item, {}, "Content-Type", {"Content-Type": "application/json"}),
+        ("patch_form", "PATCH", item, b"a=1", "body", {"Content-Type": "application/x-www-form-urlencoded"}),
+        *(
+            (f"content_crs_{n}", "POST", items, park(), "Content-Crs", {"Content-Crs": v})
+            for n, v in CONTENT_CRS.items()
+        ),
+        ("patch_content_crs_bad", "PATCH", item, {}, "Content-Crs", {"Content-Crs": "EPSG:9999"}),
+        *((f"if_match_{n}", "PATCH", item, {}, "If-Match", {"If-Match": v}) for n, v in BAD_IF_MATCH.items()),
+        *((f"if_match_{n}", "PATCH", item, {}, "If-Match", {"If-Match": v}) for n, v in STALE_IF_MATCH.items()),
+        ("delete_if_match_empty_list", "DELETE", item, NO_BODY, "If-Match", {"If-Match": ""}),
+        ("put_if_match_stale", "PUT", item, park(), "If-Match", {"If-Match": '"v2", "v3"'}),
+        # merge patches: the id stays, the result is a feature the collection takes
+        ("patch_changes_id", "PATCH", item, {"id": "OTHER"}, "id", {}),
+        ("patch_changes_id_property", "PATCH", item, {"properties": {"code": "OTHER"}}, "properties.code", {}),
+        ("patch_type", "PATCH", item, {"type": "FeatureCollection"}, "type", {}),
+        ("patch_removes_geometry", "PATCH", item, {"geometry": None}, "geometry", {}),
+        ("patch_unknown_property", "PATCH", item, {"properties": {"nope": 1}}, "properties.nope", {}),
+        ("patch_object_property", "PATCH", item, {"properties": {"name": {"a": 1}}}, "properties.name", {}),
+        ("patch_enum_property", "PATCH", item, {"properties": {"status": "demolished"}}, "properties.status", {}),
+        ("patch_required_removed", "PATCH", item, {"properties": {"name": None}}, "properties.name", {}),
+        ("patch_array", "PATCH", item, [], "body", {}),
+        ("patch_string", "PATCH", item, "x", "body", {}),
+        ("patch_null", "PATCH", item, b"null", "body", {}),
+        # NUL: escaped in values and names, raw in the bytes, in a geometry type
+        ("nul_in_value", "POST", items, park_with(name="a\u0000b"), "properties.name", {}),
+        ("nul_in_patch_value", "PATCH", item, {"properties": {"name": "a\u0000b"}}, "properties.name", {}),
+        ("nul_in_property_name", "PATCH", item, {"properties": {"na\u0000me": "x"}}, (), {}),
+        ("nul_raw_byte", "POST", items, raw_nul, "body", {}),
+        ("nul_in_geometry_type", "POST", items, park(type="Po\u0000int", coordinates=list(IN_REGION)), "geometry", {}),
+        # nesting and sizes
+        ("geometry_collection_nested_200", "POST", items, park(**deep_collection(200)), "body", {}),
+        ("properties_nested_deep", "POST", items, deep_properties, "body", {}),
+        ("deep_arrays", "POST", items, BAD_BODIES["deep_arrays"], "body", {}),
+        ("deep_objects", "PATCH", item, BAD_BODIES["deep_objects"], "body", {}),
+        ("too_large", "POST", items, b'{"type": "Feature", "x": "' + b"a" * 1_200_000 + b'"}', "body", {}),
+        ("too_many_vertices", "PUT", item, many_points, "geometry", {}),
+        # numbers
+        ("huge_coordinates", "POST", items, point(1e308, 1e308), "geometry", {}),
+        ("coordinate_beyond_double", "POST", items, beyond_double, "body", {}),
+        ("big_integer_coordinates", "POST", items, point(10**30, 10**30), "geometry", {}),
+        ("integer_beyond_64_bits", "POST", items, park_with(established_year=2**70), year, {}),
+        ("integer_beyond_the_column", "PUT", item, park_with(established_year=2**31), year, {}),
+        # geometries and documents the collection does not take
+        ("geometry_outside_region", "PUT", item, point(0, 0), "geometry", {}),
+        ("geometry_wrong_type", "PUT", item, park(type="Polygon", coordinates=SQUARE), "geometry", {}),
+        ("geometry_not_geojson", "POST", items, {**park(), "geometry": "POINT(106.7 10.9)"}, "geometry", {}),
+        ("feature_collection", "POST", items, {"type": "FeatureCollection", "features": [park()]}, "type", {}),
+        ("properties_array", "POST", items, {**park(), "properties": [1]}, "properties", {}),
+        ("malformed", "POST", items, BAD_BODIES["malformed"], "body", {}),
+        ("invalid_utf8", "POST", items, BAD_BODIES["invalid_utf8"], "body", {}),
+        ("empty", "PUT", item, b"", "body", {}),
+        # headers with limits, ids, versions, read-only collections
+        ("comment_too_long", "POST", items, park(), "X-Change-Comment", {"X-Change-Comment": "c" * 600}),
+        ("idempotency_key_too_long", "POST", items, park(), "Idempotency-Key", {"Idempotency-Key": "k" * 300}),
+        ("feature_id_too_long", "PATCH", f"{items}/{'x' * 65}", {}, "featureId", {}),
+        ("feature_id_unknown", "DELETE", f"{items}/NOPE-{feature_id}", NO_BODY, "featureId", {}),
+        ("feature_id_nul", "PUT", f"{item}%00", park(), "featureId", {}),
+        ("integer_id_text", "DELETE", "/collections/parcels/items/abc", NO_BODY, "featureId", {}),
+        ("read_only_collection", "POST", f"{UNITS}/items", park(), "collectionId", {}),
+        ("revert_version_zero", "POST", f"{item}/revert?version=0", NO_BODY, "version", {}),
+        ("revert_version_text", "POST", f"{item}/revert?version=v1", NO_BODY, "version", {}),
+        ("revert_version_missing", "POST", f"{item}/revert", NO_BODY, "version", {}),
+        ("revert_version_unknown", "POST", f"{item}/revert?version=999999", NO_BODY, "version", {}),
+        ("revert_read_only", "POST", f"{UNITS}/items/1/revert?version=1", NO_BODY, "collectionId", {}),
+        ("put_on_history", "PUT", f"{item}/history", park(), (), {}),
+    ]
+    cases = [
+        write(f, name, method, target, body, params, key, **headers)
+        for name, method, target, body, params, headers in table
+    ]
+    reads = [
+        ("changes_from_missing", f"{PARKS}/changes", "from"),
+        ("changes_from_garbage", f"{PARKS}/changes?from=yesterday", "from"),
+        ("changes_from_date_only", f"{PARKS}/changes?from=2025-07-01", "from"),
+        ("changes_from_feb_30", f"{PARKS}/changes?from=2025-02-30T00:00:00Z", "from"),
+        ("changes_from_offset_minutes_60", f"{PARKS}/changes?from=2025-07-01T00:00%2B05:60", "from"),
+        ("changes_to_hour_24", f"{PARKS}/changes?from=2025-07-01T00:00Z&to=2025-07-01T24:00Z", "to"),
+        ("changes_to_empty", f"{PARKS}/changes?from=2025-07-01T00:00Z&to=", "to"),
+        ("changes_from_empty", f"{PARKS}/changes?from=", "from"),
+        ("changes_from_nul", f"{PARKS}/changes?from=2025-07-01T00:00Z%00", "from"),
+        ("changes_read_only", f"{UNITS}/changes?from=2025-07-01T00:00Z", "collectionId"),
+        ("as_of_garbage", f"{PARKS}/items?asOf=now", "asOf"),
+        ("as_of_read_only", f"{UNITS}/items?asOf=2025-07-01T00:00Z", "asOf"),
+        ("history_read_only", f"{UNITS}/items/1/history", "collectionId"),
+    ]
+    return cases + [get(f, name, target, param) for name, target, param in reads]
+
+
+def anonymous_edit_cases(feature_id: str) -> list[Case]:
+    """Writes without (valid) credentials, each with something else wrong too: a protected operation answers
+    401 before it reads the body (a body refused by its headers alone, too large or not JSON, would come first)."""
+    f, items, item = "anonymous_edits", f"{PARKS}/items", f"{PARKS}/items/{feature_id}"
+    table: list[tuple[str, str, str, Any, dict[str, str]]] = [
+        ("post_malformed", "POST", items, BAD_BODIES["malformed"], {}),
+        ("post_not_a_feature", "POST", items, {"type": "FeatureCollection"}, {}),
+        ("post_bad_content_crs", "POST", items, park(), {"Content-Crs": "EPSG:1"}),
+        ("patch_changes_id", "PATCH", item, {"id": "OTHER"}, {}),
+        ("patch_bad_if_match", "PATCH", item, {}, {"If-Match": "garbage"}),
+        ("put_merge_patch_media", "PUT", item, park(), {"Content-Type": MERGE_PATCH}),
+        ("delete_unknown", "DELETE", f"{items}/NOPE", NO_BODY, {}),
+        ("revert_unknown_version", "POST", f"{item}/revert?version=999999", NO_BODY, {}),
+        ("bad_bearer", "PATCH", item, {}, {"Authorization": "Bearer gsk_nonsense.nonsense"}),
+        ("basic_not_base64", "PATCH", item, {}, {"Authorization": "Basic !!!"}),
+        ("unknown_scheme", "DELETE", item, NO_BODY, {"Authorization": "Digest x"}),
+    ]
+    return [write(f, name, method, target, body, **headers) for name, method, target, body, headers in table]
