@@ -25,8 +25,8 @@ _DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
 _TIME = "[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,9})?)?"
 _OFFSET = "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?"
 DATE_TIME = f"^{_DATE}{_TIME}{_OFFSET}$"
-#: What the pattern cannot say (it would have to weigh the time of day against the offset).
-IN_CALENDAR = "An instant before year 1 or after year 9999 in UTC (`0001-01-01T00:00+01:00`) is refused."
+#: Instants the offset moves past the calendar's ends are read as those ends (``literals.datetime_value``).
+IN_CALENDAR = "An instant past the calendar's ends in UTC (`0001-01-01T00:00+01:00`) is its first (or last) instant."
 
 _TAG = '(?:W/)?"[^"]*"'
 #: ``*``, or a list of entity tags: commas between them, spaces and tabs around them, empty elements allowed
