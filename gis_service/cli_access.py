@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,14 +41,21 @@ def admin() -> Iterator[Any]:
         session.close()
 
 
-def table(rows: list[Any], columns: list[str], shown: Callable[[Any], str] = str) -> None:
+def table(rows: list[Any], columns: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     view = Table(*columns)
     for row in rows:
-        view.add_row(*["" if v is None else shown(v) for v in row])
+        view.add_row(*[cell(v) for v in row])
     Console().print(view)
+
+
+def cell(value: Any) -> str:
+    """A value as a table shows it: nothing for NULL, a list (groups, scopes) comma-separated."""
+    if value is None:
+        return ""
+    return ", ".join(value) if isinstance(value, list) else str(value)
 
 
 @users_app.command("add")
@@ -75,7 +82,7 @@ def users_list() -> None:
     with admin() as session:
         rows = session.users()
     columns = ["id", "name", "kind", "display name", "OIDC subject", "admin", "disabled", "db role", "groups", "keys"]
-    table(rows, columns, lambda v: ", ".join(v) if isinstance(v, list) else str(v))
+    table(rows, columns)
 
 
 @users_app.command("disable")
@@ -111,7 +118,7 @@ def keys_list(name: Annotated[str | None, typer.Argument(help="Only this account
     with admin() as session:
         rows = session.keys(name)
     columns = ["prefix", "account", "label", "scopes", "created", "expires", "last used", "revoked"]
-    table(rows, columns, lambda v: ", ".join(v) if isinstance(v, list) else str(v))
+    table(rows, columns)
 
 
 @keys_app.command("revoke")

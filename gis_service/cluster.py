@@ -33,8 +33,8 @@ from psycopg import sql
 from gis_service import provision
 from gis_service.auth import dbroles
 from gis_service.db import role_settings
-from gis_service.provision import PG_BIN
-from gis_service.settings import Settings, load_settings
+from gis_service.provision import PG_BIN, as_owner, initdb_command
+from gis_service.settings import load_settings
 
 DATABASE = "gis"
 REPLICAS = ("replica1", "replica2")
@@ -120,10 +120,6 @@ def default_home(base: int) -> Path:
     return Path("/tmp") / f"gis-service-cluster-{base}"
 
 
-def as_owner(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
 def _run(cmd: list[str], timeout: float = 120) -> None:
     done = subprocess.run(as_owner(cmd), text=True, capture_output=True, timeout=timeout)
     if done.returncode:
@@ -191,8 +187,7 @@ def _pg_ctl(data: Path, port: int, home: Path, action: str = "start") -> None:
 
 def start_primary(topo: Topology) -> None:
     data = topo.path / "primary"
-    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
-    _run([*initdb, "--locale=C.UTF-8"])
+    _run(initdb_command(data))
     # Replication needs nothing more in PostgreSQL 15 (wal_level=replica, wal senders and slots, and a
     # trust line for replication on loopback from initdb). A dead replica's slot may keep 1 GB of WAL, no more.
     conf = (
@@ -467,8 +462,3 @@ def summary(topo: Topology) -> dict[str, Any]:
         "nginx": topo.nginx_url,
         "home": topo.home,
     }
-
-
-def client_settings(topo: Topology) -> Settings:
-    """Settings of a client of the topology's primary (tests, notebooks)."""
-    return load_settings(database_url=topo.primary_url)

@@ -7,7 +7,6 @@ pick a different operation south of 11.04°N than north of it (0.8 m apart), so 
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,14 +93,11 @@ def to_wgs84(srid: int) -> Transformer:
 
 
 def inside_domain(srid: int, points: Sequence[tuple[float, float]]) -> bool:
-    """Whether every point (x, y in ``srid``) has a longitude and latitude: PostGIS refuses to transform a
-    point outside a projection's domain (XX000), so such input is the client's error, caught before SQL.
-    pyproj runs the same PROJ pipelines as the ``spatial_ref_sys`` rows, so both agree on the domain."""
-    if srid == 4326 or not points:
-        return True
-    xs, ys = zip(*points, strict=True)
-    lons, lats = to_wgs84(srid).transform(xs, ys, errcheck=False)
-    return all(
-        math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
-        for lon, lat in zip(lons, lats, strict=True)
-    )
+    """Whether every point (x, y in ``srid``) has a longitude and latitude, in range: PostGIS refuses to
+    transform a point outside a projection's domain (XX000), so such input is the client's error, caught
+    before SQL. pyproj runs the same PROJ pipelines as the ``spatial_ref_sys`` rows, so both agree on the
+    domain. A point PROJ cannot transform comes back infinite, which no range holds."""
+    if srid != 4326 and points:
+        xs, ys = zip(*points, strict=True)
+        points = list(zip(*to_wgs84(srid).transform(xs, ys, errcheck=False), strict=True))
+    return all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in points)

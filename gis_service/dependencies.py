@@ -24,6 +24,7 @@ from gis_service.literals import (
     boolean_value,
     date_value,
     datetime_value,
+    instant_value,
     integer_value,
     number_value,
     shown,
@@ -126,14 +127,13 @@ def bbox_query(
     if x1 > x2 or y1 > y2:
         raise InvalidParameter(f"{parameter} is inverted: the lower corner comes first", parameter=parameter)
     srid = 4326 if crs is None else crs.srid
-    if srid == 4326 and not (-180 <= x1 <= 180 and -180 <= x2 <= 180 and -90 <= y1 <= 90 and -90 <= y2 <= 90):
+    if inside_domain(srid, [(x1, y1), (x1, y2), (x2, y1), (x2, y2)]):
+        return (x1, y1, x2, y2)
+    if srid == 4326:
         raise InvalidParameter(f"{parameter} is outside longitude/latitude range", parameter=parameter)
-    if not inside_domain(srid, [(x1, y1), (x1, y2), (x2, y1), (x2, y2)]):
-        raise InvalidParameter(
-            f"{parameter} reaches outside the domain of EPSG:{srid} (no longitude/latitude there)",
-            parameter=parameter,
-        )
-    return (x1, y1, x2, y2)
+    raise InvalidParameter(
+        f"{parameter} reaches outside the domain of EPSG:{srid} (no longitude/latitude there)", parameter=parameter
+    )
 
 
 def _instant(text: str, *, end: bool) -> dt.date | None:
@@ -142,9 +142,8 @@ def _instant(text: str, *, end: bool) -> dt.date | None:
     text = text.removesuffix("T")  # GDAL sends "2025-07-01T" for a date-only comparison
     if YEAR.fullmatch(text):
         return dt.date(int(text), 12, 31) if end else dt.date(int(text), 1, 1)
-    if len(text) <= 10:
-        return date_value(text, parameter="datetime")
-    return datetime_value(text, parameter="datetime").date()
+    value = instant_value(text, parameter="datetime")
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def datetime_query(text: str | None) -> tuple[dt.date | None, dt.date | None] | None:
@@ -182,6 +181,13 @@ def crs_query(text: str | None, *, parameter: str = "crs") -> ServiceCrs:
     raise InvalidParameter(
         f"{parameter} {shown(text, 80)} is not supported; use one of {sorted(SUPPORTED)}", parameter=parameter
     )
+
+
+def filter_query(spec: LayerSpec, settings: Settings, text: str, lang: str | None, crs: str | None) -> Any:
+    """A CQL2 filter (text or JSON, its geometries in ``crs``) as a condition on the collection's table."""
+    limits = settings.features
+    ast = cql.parse(text, lang, max_chars=limits.max_filter_chars, max_depth=limits.max_filter_depth)
+    return cql.to_sql(spec, ast, crs_query(crs, parameter="filter-crs").srid)
 
 
 def names_query(text: str | None, allowed: list[str], *, parameter: str) -> tuple[str, ...] | None:
@@ -336,14 +342,7 @@ class ItemsParams:
             if self.filter_lang or self.filter_crs:
                 raise InvalidParameter("filter-lang and filter-crs need a filter", parameter="filter")
             return None
-        ast = cql.parse(
-            self.filter,
-            self.filter_lang,
-            max_chars=settings.features.max_filter_chars,
-            max_depth=settings.features.max_filter_depth,
-        )
-        filter_crs = crs_query(self.filter_crs, parameter="filter-crs")
-        return cql.to_sql(spec, ast, filter_crs.srid)
+        return filter_query(spec, settings, self.filter, self.filter_lang, self.filter_crs)
 
 
 def output_format(request: Request, f: str | None) -> str:

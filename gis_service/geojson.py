@@ -62,6 +62,21 @@ def bare_geometry(value: dict[str, Any]) -> dict[str, Any]:
     return {"type": value["type"], "coordinates": value["coordinates"]}
 
 
+def points_of(value: dict[str, Any]) -> list[tuple[float, float]]:
+    """Every (x, y) of a checked geometry, found without recursion."""
+    out: list[tuple[float, float]] = []
+    pending: list[Any] = [value.get("coordinates", []), *value.get("geometries", [])]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend([item.get("coordinates", []), *item.get("geometries", [])])
+        elif item and isinstance(item[0], int | float):
+            out.append((float(item[0]), float(item[1])))
+        else:
+            pending.extend(item)
+    return out
+
+
 def _geometry_type(node: Any, parameter: str) -> str:
     if not isinstance(node, dict):
         raise _invalid(parameter, "a GeoJSON geometry is an object with 'type' and 'coordinates'")

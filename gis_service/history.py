@@ -9,18 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import numpy as np
 import orjson
 import shapely
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gis_service import edits
-from gis_service.auth.dependency import writing_as
 from gis_service.catalog import LayerSpec
-from gis_service.crs import ServiceCrs
+from gis_service.edit_input import Candidate
 from gis_service.errors import FeatureNotFound, InvalidFeature, NotFound
-from gis_service.ingest.reader import SourceCrs, to_lonlat
 from gis_service.queries import edits as eq
 from gis_service.queries import history as hq
 
@@ -28,17 +25,18 @@ OPERATIONS = {"I": "created", "U": "modified", "D": "deleted"}
 MAX_CHANGES = 10_000
 
 
-def _iso(value: dt.datetime | None) -> str | None:
+def rfc3339(value: dt.datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def _kept(spec: LayerSpec) -> None:
+def kept(spec: LayerSpec) -> None:
+    """Only the editable layers keep a history (404 for the others)."""
     if not spec.editable:
         raise NotFound(f"{spec.id} keeps no history: it is not editable", parameter="collectionId")
 
 
 async def versions(conn: AsyncConnection, spec: LayerSpec, feature_key: str) -> list[dict[str, Any]]:
-    _kept(spec)
+    kept(spec)
     rows = (await conn.execute(hq.versions(spec, feature_key))).mappings().all()
     if not rows:
         raise FeatureNotFound(f"{spec.id} has no history for feature {feature_key!r}", parameter="featureId")
@@ -48,9 +46,9 @@ async def versions(conn: AsyncConnection, spec: LayerSpec, feature_key: str) -> 
         {
             "version": r["version"],
             "operation": OPERATIONS[r["op"]],
-            "validFrom": _iso(r["valid_from"]) if r["op"] != "D" else None,
-            "validTo": _iso(r["valid_to"]) if r["op"] != "D" else None,
-            "changedAt": _iso(r["changed_at"]),
+            "validFrom": rfc3339(r["valid_from"]) if r["op"] != "D" else None,
+            "validTo": rfc3339(r["valid_to"]) if r["op"] != "D" else None,
+            "changedAt": rfc3339(r["changed_at"]),
             "changedBy": r["changed_by"],
             "changeSet": {
                 "id": r["change_set_id"],
@@ -71,7 +69,7 @@ def _plain(geojson: Any) -> Any:
 
 
 async def changes(conn: AsyncConnection, spec: LayerSpec, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    _kept(spec)
+    kept(spec)
     rows = (await conn.execute(hq.changes(spec, start, end, MAX_CHANGES))).mappings().all()
     added, modified, removed = [], [], []
     for r in rows:
@@ -88,34 +86,8 @@ async def changes(conn: AsyncConnection, spec: LayerSpec, start: dt.datetime, en
                     "geometryMoved": bool(r["geometry_moved"]),
                 }
             )
-    return {"collection": spec.id, "from": _iso(start), "to": _iso(end), "added": added, "modified": modified,
+    return {"collection": spec.id, "from": rfc3339(start), "to": rfc3339(end), "added": added, "modified": modified,
             "removed": removed}  # fmt: skip
-
-
-def patch_to_crs84(
-    document: dict[str, Any], crs: ServiceCrs, extra: tuple[str, ...] = ("footprint",)
-) -> dict[str, Any]:
-    """The geometries of a merge patch sent in ``Content-Crs`` (the feature's, and ``extra`` members of its
-    properties), in CRS84 (the merge happens on the stored feature); what is not GeoJSON is left for the
-    checks to refuse."""
-    result = {**document, "geometry": _crs84(document.get("geometry"), crs)} if "geometry" in document else document
-    properties = document.get("properties")
-    if isinstance(properties, dict) and any(isinstance(properties.get(n), dict) for n in extra):
-        moved = {n: _crs84(v, crs) if n in extra else v for n, v in properties.items()}
-        result = {**result, "properties": moved}
-    return result
-
-
-def _crs84(geometry: Any, crs: ServiceCrs) -> Any:
-    if not isinstance(geometry, dict):
-        return geometry
-    try:
-        geom = shape(geometry)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, shapely.errors.ShapelyError):
-        return geometry
-    if crs.lat_first:
-        geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
-    return mapping(to_lonlat(np.array([geom], dtype=object), SourceCrs.of(crs.srid))[0])
 
 
 def _wkb(geojson: Any) -> bytes | None:
@@ -126,9 +98,10 @@ def _wkb(geojson: Any) -> bytes | None:
 async def revert(
     engine: AsyncEngine, spec: LayerSpec, ctx: edits.EditContext, feature_key: str, version: int
 ) -> edits.Written:
+    """The feature as it was at ``version``, written as its next version (re-created where it was deleted).
+    ``ctx`` has no If-Match: the change set is marked unconditional."""
     feature_id = spec.feature_id(feature_key)
-    async with writing_as(engine, ctx.principal) as conn:
-        await conn.execute(eq.edit_context(ctx.comment, ctx.client, True))
+    async with edits.transaction(engine, ctx) as conn:
         old = (await conn.execute(hq.version_row(spec, feature_key, version))).first()
         if old is None:
             raise FeatureNotFound(f"{spec.id} feature {feature_key!r} has no version {version}", parameter="version")
@@ -137,12 +110,9 @@ async def revert(
                                  parameter="version")  # fmt: skip
         values = {c: old.row.get(c) for c in eq.writable_columns(spec)}
         extra = {c: _wkb(old.row.get(c)) for c in eq.extra_geometries(spec)}
-        wkb = bytes(old.wkb) if old.wkb is not None else None
-        row = (await edits.run(conn, eq.update_feature(spec, feature_id, values, wkb, None, extra))).first()
-        if row is None:
-            values["id"] = old.feature_id
-            row = (await edits.run(conn, eq.insert_feature(spec, values, wkb, extra))).first()
-            new_version = int(row[1])
-        else:
-            new_version = int(row[0])
+        restored = Candidate(values, bytes(old.wkb) if old.wkb is not None else None, extra=extra)
+        new_version = await edits.update(conn, spec, feature_id, restored, None)
+        if new_version is None:
+            restored.values["id"] = old.feature_id
+            _, new_version = await edits.insert(conn, spec, restored)
     return edits.Written(feature_id, new_version)

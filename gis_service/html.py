@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi.responses import HTMLResponse
@@ -50,18 +51,33 @@ def digest(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
 
-def content_security_policy(page_html: str, *, image_hosts: Iterable[str | None] = ()) -> str:
+def origin(url: str | None) -> str | None:
+    """``https://tile.openstreetmap.org`` of a URL (a tile template, an issuer), for a policy's host list; None
+    for relative or missing URLs."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def hosts(names: Iterable[str | None]) -> list[str]:
+    return sorted({h for h in names if h})
+
+
+def content_security_policy(
+    page_html: str, *, image_hosts: Iterable[str | None] = (), connect_hosts: Iterable[str | None] = ()
+) -> str:
     """The page's policy: scripts and styles from our origin, inline ones only by their SHA-256 hash (never
-    ``'unsafe-inline'`` or ``'unsafe-eval'``); outside hosts only for images (an online basemap)."""
+    ``'unsafe-inline'`` or ``'unsafe-eval'``); outside hosts only for images (an online basemap) and for
+    ``fetch`` (an OIDC issuer)."""
     scripts = sorted({digest(s) for s in INLINE_SCRIPT.findall(page_html)})
     styles = sorted({digest(s) for s in INLINE_STYLE.findall(page_html)})
-    hosts = sorted({h for h in image_hosts if h})
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'", *scripts],
         "style-src": ["'self'", *styles],
-        "img-src": ["'self'", *hosts],
-        "connect-src": ["'self'"],
+        "img-src": ["'self'", *hosts(image_hosts)],
+        "connect-src": ["'self'", *hosts(connect_hosts)],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
@@ -71,22 +87,31 @@ def content_security_policy(page_html: str, *, image_hosts: Iterable[str | None]
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
 
 
-def response(body: str, status: int = 200, *, image_hosts: Iterable[str | None] = ()) -> HTMLResponse:
+def response(
+    body: str, status: int = 200, *, image_hosts: Iterable[str | None] = (), connect_hosts: Iterable[str | None] = ()
+) -> HTMLResponse:
     """Every HTML page of the service goes out through here, with the policy computed from its body."""
+    policy = content_security_policy(body, image_hosts=image_hosts, connect_hosts=connect_hosts)
     headers = {
-        "Content-Security-Policy": content_security_policy(body, image_hosts=image_hosts),
+        "Content-Security-Policy": policy,
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": PAGE_CACHE,
     }
     return HTMLResponse(body, status_code=status, headers=headers)
 
 
+def head(title: str, *, lang: str = "vi") -> str:
+    """The start of every page, up to its viewport: the page adds its own stylesheets and ``</head>``."""
+    return (
+        f'<!doctype html><html lang="{esc(lang)}"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    )
+
+
 def page(title: str, body: str) -> str:
     """A whole page around ``body`` (HTML made with :func:`esc`); plain concatenation, no template."""
     return (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>'
-        + esc(title)
-        + '</title><meta name="viewport" content="width=device-width, initial-scale=1">'
+        head(title)
         + "<style>body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:80rem}"
         + "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;"
         + "vertical-align:top}th{background:#f3f3f3}nav a{margin-right:1rem}</style></head><body>"

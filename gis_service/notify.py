@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 
 from gis_service.queries import meta
 from gis_service.settings import Settings
-from gis_service.tilecache import LayerVersions, Versions
+from gis_service.tilecache import LayerVersions, Versions, versions_of, worth_logging
 
 log = logging.getLogger("gis_service.notify")
 #: The channel of migration 0006.
@@ -97,7 +97,7 @@ class NotifiedVersions:
                 await self._listen()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 self.stats.failures += 1
-                if self.stats.failures in (1, 10, 100) or self.stats.failures % 1000 == 0:
+                if worth_logging(self.stats.failures):
                     log.warning("layer versions: not listening (%s failures so far): %s", self.stats.failures, exc)
             self._live.clear()
             await asyncio.sleep(self.retry_s)
@@ -130,7 +130,7 @@ class NotifiedVersions:
             rows = await conn.fetch(_VERSIONS_SQL, timeout=QUERY_TIMEOUT_S)
         finally:
             pending, self._pending = self._pending, None
-        snapshot = {r["layer"]: (int(r["version"]), r["changed_at"].isoformat()) for r in rows}
+        snapshot = versions_of(rows)
         snapshot.update(pending)
         self._snapshot = snapshot
         self.stats.full_reads += 1

@@ -99,7 +99,7 @@ def true_document(
             del operation["parameters"]
         for media in operation.get("requestBody", {}).get("content", {}).values():
             media["schema"] = schema30(media.get("schema", {}))
-        operation["responses"] = responses(operation, operation.get("operationId") in guarded)
+        operation["responses"] = responses(operation, operation_id in guarded)
         statuses.update(int(s) for s in operation["responses"] if int(s) >= 400)
     components["responses"] = {problem.ERRORS[s][0]: problem.error_response(s) for s in sorted(statuses)}
     return schema

@@ -9,7 +9,6 @@ conflicting feature listed, and nothing of it is written.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ from gis_service import edits
 from gis_service.auth.dependency import writing_as
 from gis_service.auth.principal import Action, Principal
 from gis_service.catalog import Catalog, LayerSpec
-from gis_service.dependencies import crs_query
+from gis_service.edit_input import CRS84, Candidate, checked_feature
 from gis_service.errors import (
     Conflict,
     FeatureNotFound,
@@ -32,9 +31,9 @@ from gis_service.errors import (
     PreconditionFailed,
     UnknownCollection,
 )
+from gis_service.history import rfc3339
 from gis_service.queries import edits as eq
 from gis_service.queries import proposals as pq
-from gis_service.queries.features import ItemsQuery
 
 OPERATIONS = ("create", "update", "delete")
 MAX_CHANGES = 200
@@ -116,13 +115,9 @@ def _change(catalog: Catalog, principal: Principal, index: int, item: Any) -> Ch
                    "properties": feature.get("properties")}  # fmt: skip
     change = Change(index, spec, str(op), feature, feature_id, base)
     if feature is not None:
-        checked(change, new_key(spec) if op == "create" else spec.feature_id(str(feature_id), parameter=f"{where}.id"))
+        key = eq.new_code(spec) if op == "create" else spec.feature_id(str(feature_id), parameter=f"{where}.id")
+        checked(change, key)
     return change
-
-
-def new_key(spec: LayerSpec) -> str | None:
-    """The id a created feature gets where the id is a code of the layer (the database numbers the others)."""
-    return eq.new_code(spec) if spec.id_column != "id" else None
 
 
 def _target(item: dict[str, Any], where: str) -> tuple[str, int]:
@@ -135,11 +130,11 @@ def _target(item: dict[str, Any], where: str) -> tuple[str, int]:
     return str(feature_id), base
 
 
-def checked(change: Change, key: Any = None) -> edits.Candidate:
+def checked(change: Change, key: Any = None) -> Candidate:
     """The loader's checks on the proposed feature; a refusal names ``changes[i].<field>``."""
     assert change.feature is not None
     try:
-        return edits.checked_feature(change.spec, change.feature, crs_query(None), key)
+        return checked_feature(change.spec, change.feature, CRS84, key)
     except InvalidFeature as exc:
         where = f"changes[{change.index}]"
         raise InvalidFeature(f"{where}: {exc.detail}", parameter=f"{where}.{exc.parameter or 'feature'}",
@@ -159,11 +154,6 @@ def differences(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
 # ---- the transactions ----------------------------------------------------------------------------------
 
 
-async def _current(conn: AsyncConnection, spec: LayerSpec, key: Any) -> tuple[dict[str, Any], int] | None:
-    row = (await conn.execute(eq.item_with_version(spec, key, ItemsQuery()))).first()
-    return (orjson.loads(row[0]), int(row[1])) if row else None
-
-
 async def create(
     engine: AsyncEngine, principal: Principal, title: str, comment: str | None, changes: list[Change]
 ) -> int:
@@ -176,11 +166,11 @@ async def create(
             if change.feature_id is not None:
                 where = f"changes[{change.index}]"
                 key = change.spec.feature_id(change.feature_id, parameter=f"{where}.id")
-                current = await _current(conn, change.spec, key)
+                current = await edits.representation(conn, change.spec, key)
                 if current is None:
                     raise FeatureNotFound(f"{where}.id: {change.spec.id} has no feature {change.feature_id!r}",
                                           parameter=f"{where}.id")  # fmt: skip
-                before, version = current
+                before, version = orjson.loads(current[0]), current[1]
                 if version != change.base:
                     raise PreconditionFailed(f"{where}: {change.feature_id} is at version {version}, not "
                                              f"{change.base}; reload it and propose again",
@@ -237,23 +227,17 @@ async def _apply(conn: AsyncConnection, catalog: Catalog, index: int, stored: di
     spec = catalog.get(stored["collection"])
     change = Change(index, spec, stored["op"], stored.get("feature"), stored.get("id"), stored.get("baseVersion"))
     if change.op == "create":
-        candidate = checked(change, new_key(spec))
-        insert = eq.insert_feature(spec, candidate.values, candidate.wkb, candidate.extra)
-        feature_id, version = (await edits.run(conn, insert)).one()
-        return {"collection": spec.id, "op": "create", "id": str(feature_id), "version": int(version)}
+        feature_id, version = await edits.insert(conn, spec, checked(change, eq.new_code(spec)))
+        return {"collection": spec.id, "op": "create", "id": str(feature_id), "version": version}
     key = spec.feature_id(str(change.feature_id))
     expected = frozenset({int(change.base or 0)})
     if change.op == "delete":
-        statement = eq.delete_feature(spec, key, expected)
+        written = await edits.remove(conn, spec, key, expected)
     else:
-        candidate = checked(change, key)
-        values = {c: candidate.values.get(c) for c in eq.writable_columns(spec)
-                  if c in candidate.values or eq.model_table(spec).c[c].server_default is None}  # fmt: skip
-        statement = eq.update_feature(spec, key, values, candidate.wkb, expected, candidate.extra)
-    written = (await edits.run(conn, statement)).first()
+        written = await edits.update(conn, spec, key, checked(change, key), expected)
     outcome = {"collection": spec.id, "op": change.op, "id": change.feature_id, "baseVersion": change.base}
     if written is not None:
-        return {**outcome, "version": int(written[0]) + (1 if change.op == "delete" else 0)}
+        return {**outcome, "version": written}
     now = (await conn.execute(eq.current_version(spec, key))).scalar()
     if now == change.base:
         raise Forbidden(f"{change.feature_id!r} lies outside your edit area of {spec.id}", parameter="proposalId")
@@ -271,10 +255,6 @@ async def reject(engine: AsyncEngine, principal: Principal, proposal_id: int, re
 # ---- reading ----------------------------------------------------------------------------------------------
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def summary(row: Any, base: str) -> dict[str, Any]:
     counts = {op: sum(1 for c in row["changes"] if c["op"] == op) for op in OPERATIONS}
     return {
@@ -283,10 +263,10 @@ def summary(row: Any, base: str) -> dict[str, Any]:
         "comment": row["comment"],
         "status": row["status"],
         "author": row["author"],
-        "createdAt": _iso(row["created_at"]),
+        "createdAt": rfc3339(row["created_at"]),
         "collections": list(row["collections"]),
         "counts": counts,
-        "decidedAt": _iso(row["decided_at"]),
+        "decidedAt": rfc3339(row["decided_at"]),
         "decidedBy": row["decided_by"],
         "reason": row["reason"],
         "changeSet": row["change_set_id"],

@@ -135,9 +135,14 @@ def _ensure_packages() -> None:
         _run(install, env=env)
 
 
-def _as_owner(cmd: list[str]) -> list[str]:
+def as_owner(cmd: list[str]) -> list[str]:
     """initdb and postgres refuse to run as root: run them as the ``postgres`` user then."""
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def initdb_command(data: Path) -> list[str]:
+    """A new cluster in ``data``: trusted local logins as ``postgres``, UTF-8, C.UTF-8 collation."""
+    return [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"]
 
 
 def postgres_can_enter(directory: Path) -> bool:
@@ -145,7 +150,7 @@ def postgres_can_enter(directory: Path) -> bool:
     directory above it). As any other user than root, the server runs as that user, who can."""
     if os.geteuid() != 0:
         return True
-    probe = subprocess.run(_as_owner(["test", "-x", str(directory)]), capture_output=True)
+    probe = subprocess.run(as_owner(["test", "-x", str(directory)]), capture_output=True)
     return probe.returncode == 0
 
 
@@ -178,7 +183,7 @@ class LocalCluster:
         self.port_file = self.root / "gis_port"
 
     def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        cmd = _as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.root), *args])
+        cmd = as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.root), *args])
         return subprocess.run(cmd, text=True, capture_output=True)
 
     def running(self) -> bool:
@@ -194,22 +199,7 @@ class LocalCluster:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self.root.chmod(0o700)
-        _run(
-            _as_owner(
-                [
-                    str(PG_BIN / "initdb"),
-                    "-D",
-                    str(self.root),
-                    "-A",
-                    "trust",
-                    "-U",
-                    "postgres",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                ]
-            )
-        )
+        _run(as_owner(initdb_command(self.root)))
 
     def start(self) -> Server:
         if not (self.root / "PG_VERSION").exists():

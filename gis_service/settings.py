@@ -20,6 +20,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROVISIONED_ENV = PROJECT_ROOT / ".data" / "gis.env"
 #: ... and the database roles' passwords and the API-key pepper here (mode 0600).
 SECRETS_ENV = PROJECT_ROOT / ".data" / "secrets.env"
+#: How the URLs of PostgreSQL begin (libpq's and SQLAlchemy's spellings).
+POSTGRES_URL = ("postgresql", "postgres://")
 
 
 class DatabaseSettings(BaseModel):
@@ -76,7 +78,7 @@ class DatabaseSettings(BaseModel):
         if isinstance(value, str):
             text = value.strip()
             value = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
-        if isinstance(value, list) and any(not str(url).startswith(("postgresql", "postgres://")) for url in value):
+        if isinstance(value, list) and any(not str(url).startswith(POSTGRES_URL) for url in value):
             raise ValueError("replica_urls must be postgresql:// URLs")
         return value
 
@@ -198,6 +200,11 @@ class AuthSettings(BaseModel):
     throttle_entries: int = Field(10_000, ge=10, description="Addresses and keys tracked per worker (LRU).")
     key_touch_interval_s: int = Field(60, ge=0, description="`last_used_at` of a key is written at most this often.")
 
+    @property
+    def pepper_bytes(self) -> bytes | None:
+        """The HMAC key of API keys (None: keys cannot be made or checked)."""
+        return self.pepper.get_secret_value().encode() if self.pepper else None
+
     @field_validator("oidc_algorithms")
     @classmethod
     def _asymmetric_only(cls, value: list[str]) -> list[str]:
@@ -289,7 +296,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("postgresql", "postgres://")):
+        if value and not value.startswith(POSTGRES_URL):
             raise ValueError("database_url must be a postgresql:// URL")
         return value
 
@@ -301,10 +308,6 @@ class Settings(BaseSettings):
     @property
     def sync_url(self) -> str:
         return self.dsn.replace("postgresql://", "postgresql+psycopg://", 1)
-
-    @property
-    def async_url(self) -> str:
-        return self.dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
 
     @property
     def request_url(self) -> str:

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -151,7 +151,7 @@ class TileCache:
 
     def _remote_failed(self, exc: Exception) -> None:
         self.stats.remote_errors += 1
-        if self.stats.remote_errors in (1, 10, 100) or self.stats.remote_errors % 1000 == 0:
+        if worth_logging(self.stats.remote_errors):
             log.warning("tile cache: Redis unavailable (%s errors so far): %s", self.stats.remote_errors, exc)
 
     def clear(self) -> None:
@@ -161,6 +161,16 @@ class TileCache:
     async def close(self) -> None:
         if self.redis is not None:
             await self.redis.aclose()
+
+
+def worth_logging(count: int) -> bool:
+    """The 1st, 10th, 100th and every 1000th of a repeated failure: a lasting outage does not flood the log."""
+    return count in (1, 10, 100) or count % 1000 == 0
+
+
+def versions_of(rows: Iterable[Sequence[Any]]) -> dict[str, tuple[int, str]]:
+    """Rows of ``layer_versions`` (layer, version, changed_at) as :data:`Versions`."""
+    return {str(layer): (int(version), changed_at.isoformat()) for layer, version, changed_at in rows}
 
 
 def _consume(task: asyncio.Future[Any]) -> None:
@@ -236,7 +246,7 @@ class PolledVersions:
             snapshot = await self._fetch()
         except Exception as exc:
             self.stats.failures += 1
-            if self.stats.failures in (1, 10, 100) or self.stats.failures % 1000 == 0:
+            if worth_logging(self.stats.failures):
                 log.warning("layer versions could not be read (%s failures so far): %s", self.stats.failures, exc)
             raise
         self.stats.reads += 1

@@ -30,7 +30,7 @@ from gis_service.queries import cql, meta
 from gis_service.queries import tiles as tq
 from gis_service.responses import MVT, not_modified
 from gis_service.settings import Settings
-from gis_service.tilecache import LayerVersions, PolledVersions, TileCache, Versions
+from gis_service.tilecache import LayerVersions, PolledVersions, TileCache, Versions, versions_of
 
 #: Tile matrix set id -> SRID of the geometry the tile query reads (3857: the stored ``geom_3857``).
 SRIDS = {"WebMercatorQuad": 3857, "WorldCRS84Quad": 4326}
@@ -158,8 +158,7 @@ def read_versions(engine: AsyncEngine) -> Callable[[], Awaitable[Versions]]:
 
     async def read() -> Versions:
         async with request_connection(engine) as conn:
-            rows = (await conn.execute(meta.layer_versions())).all()
-        return {row.layer: (row.version, row.changed_at.isoformat()) for row in rows}
+            return versions_of(await conn.execute(meta.layer_versions()))
 
     return read
 

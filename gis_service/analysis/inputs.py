@@ -62,11 +62,8 @@ def geometry(value: Any, *, parameter: str = "geometry") -> str:
         geom: BaseGeometry = shape(value)
     except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError) as exc:
         raise InvalidParameter(f"{parameter} is not a GeoJSON geometry: {exc}", parameter=parameter) from exc
-    if shapely.get_num_coordinates(geom) > MAX_VERTICES:
-        raise PayloadTooLarge(f"{parameter} has more than {MAX_VERTICES} vertices", parameter=parameter)
-    coords = shapely.get_coordinates(geom)
-    if geom.is_empty or not bool(shapely.is_valid(geom)) or not bool(math.isfinite(float(coords.sum()))):
-        reason = shapely.is_valid_reason(geom) if not geom.is_empty else "empty"
+    if not geom.is_valid:  # non-empty, finite and within MAX_VERTICES: check_geometry saw to it
+        reason = shapely.is_valid_reason(geom)
         raise InvalidParameter(f"{parameter} is not a valid, finite geometry ({reason})", parameter=parameter)
     x1, y1, x2, y2 = geom.bounds
     if not (REGION[0] <= x1 and x2 <= REGION[2] and REGION[1] <= y1 and y2 <= REGION[3]):

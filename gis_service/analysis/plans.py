@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import orjson
@@ -16,7 +16,7 @@ from gis_service.analysis import inputs
 from gis_service.analysis import quality as aqual
 from gis_service.analysis.access import FULL, Access, withheld_notes
 from gis_service.analysis.plan import Plan, Rows, as_one_query
-from gis_service.catalog import Catalog
+from gis_service.catalog import Catalog, LayerSpec
 from gis_service.errors import InvalidParameter, NotFound
 from gis_service.queries import analysis as aq
 from gis_service.queries import analysis_stats as sq
@@ -161,9 +161,13 @@ def reference_expression(catalog: Catalog, kind: str, collection: str | None) ->
         return aq.geojson_geometry(bindparam("geojson", type_=Text))
     if kind == "feature":
         spec = catalog.get(collection or "")
-        id_type = Text() if spec.property(spec.id_column) is not None else BigInteger()
-        return aq.feature_geometry(spec, bindparam("feature_id", type_=id_type))
+        return aq.feature_geometry(spec, _feature_id(spec))
     return aq.point()
+
+
+def _feature_id(spec: LayerSpec) -> Any:
+    """The ``feature_id`` parameter, typed like the collection's id (text, or a bigint ``id`` column)."""
+    return bindparam("feature_id", type_=Text() if spec.property(spec.id_column) is not None else BigInteger())
 
 
 @lru_cache(maxsize=64)
@@ -173,8 +177,7 @@ def nearby_statements(catalog: Catalog, collection: str, kind: str, ref_collecti
     statements = {"reference": aq.reference_exists(ref), "features": aq.within(catalog.get(collection), ref)}
     if kind == "feature":
         spec = catalog.get(ref_collection or "")
-        id_type = Text() if spec.property(spec.id_column) is not None else BigInteger()
-        statements["quality"] = aq.feature_quality(spec, bindparam("feature_id", type_=id_type))
+        statements["quality"] = aq.feature_quality(spec, _feature_id(spec))
     return statements
 
 
@@ -212,7 +215,7 @@ def nearby(
             for row in r["features"]
         ]
         ref, warnings = _reference(reference, r.get("quality"), metres)
-        warnings += aqual.results_warnings(collection, [{"id": f["id"], **f["properties"]} for f in features])
+        warnings += aqual.results_warnings(collection, [_with_id(f) for f in features])
         return {
             "type": "FeatureCollection",
             "collection": collection,
@@ -235,7 +238,7 @@ def _reference(reference: Reference, rows: Rows | None, metres: float) -> tuple[
     name = f"{reference.collection}/{reference.feature_id}"
     q = aqual.quality_of(rows[0]) if rows else {}
     ref = {"kind": "feature", "collection": reference.collection, "id": reference.feature_id, **q}
-    return ref, aqual.feature_warnings(name, q) + aqual.measure_warning(name, "distance_m", metres, q)
+    return ref, aqual.measured_from_warnings(name, "distance_m", metres, q)
 
 
 # ---- corridor ---------------------------------------------------------------------------------------
@@ -252,45 +255,17 @@ def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None
     width = inputs.corridor_width(width_m)
     access.require("transport_projects", "project")
     day = day or dt.date.today()
-    buffer = aq.corridor_polygon(project, width)
     layers = [*CORRIDOR_TAKES.values(), "industrial_parks"]
     _, withheld = access.split(layers)
     takes = {key: name for key, name in CORRIDOR_TAKES.items() if access.readable(name)}
-    statements: dict[str, Executable] = {
-        "project": aq.project_state(catalog.get("transport_projects"), project),
-        "summary": aq.corridor_summary(buffer),
-    }
-    for key, name in takes.items():
-        wards = name == "admin_units"  # the wards in force on the day, not every unit ever
-        statements[key] = aq.corridor_take(catalog.get(name), buffer, "ward" if wards else None, day if wards else None)
-    if access.readable("industrial_parks"):
-        statements["industrial_parks"] = aq.corridor_points(catalog.get("industrial_parks"), buffer)
-
-    def check(r: dict[str, Rows]) -> None:
-        if not r["project"]:
-            raise NotFound(f"transport project {project!r} does not exist", parameter="project")
-        if not r["project"][0]["has_geometry"]:
-            raise NotFound(
-                f"transport project {project!r} has no sourced geometry yet; its corridor cannot be computed",
-                parameter="project",
-            )
+    with_parks = access.readable("industrial_parks")
+    statements = _corridor_statements(catalog, project, width, day, takes, with_parks)
 
     def shape(r: dict[str, Rows]) -> dict[str, Any]:
-        taken = {
-            key: [
-                {
-                    "id": row["id"],
-                    "properties": _props(row),
-                    "taken_ha": round(row["taken_ha"], 4),
-                    "area_ha": round(row["area_ha"], 4),
-                    "share": row["share"],
-                }
-                for row in r[key]
-            ]
-            for key in takes
-        }
+        taken = {key: [_taken(row) for row in r[key]] for key in takes}
         summary, state = r["summary"][0], r["project"][0]
         parks = _features(r.get("industrial_parks", []), ())
+        warnings = aqual.corridor_warnings(project, width, state, [_with_id(p) for p in parks])
         answer = {
             "project": project,
             "width_m": width,
@@ -301,14 +276,52 @@ def corridor(catalog: Catalog, project: str, width_m: float, day: dt.date | None
             **taken,
             "totals_ha": {name: round(sum(x["taken_ha"] for x in rows), 4) for name, rows in taken.items()},
             "industrial_parks": parks,
-            "warnings": _corridor_warnings(project, width, state, parks) + withheld_notes(withheld),
+            "warnings": warnings + withheld_notes(withheld),
         }
-        if not access.readable("industrial_parks"):
+        if not with_parks:
             del answer["industrial_parks"]
         return answer
 
     private = access.depends_on(["transport_projects", *layers])
-    return Plan(statements, shape, [check], private=private)
+    return Plan(statements, shape, [partial(_located_project, project)], private=private)
+
+
+def _corridor_statements(
+    catalog: Catalog, project: str, width: float, day: dt.date, takes: dict[str, str], with_parks: bool
+) -> dict[str, Executable]:
+    """The project's line and its quality, the corridor itself, and what it takes from each layer in ``takes``
+    (and the park sites inside it)."""
+    buffer = aq.corridor_polygon(project, width)
+    statements: dict[str, Executable] = {
+        "project": aq.project_state(catalog.get("transport_projects"), project),
+        "summary": aq.corridor_summary(buffer),
+    }
+    for key, name in takes.items():
+        wards = name == "admin_units"  # the wards in force on the day, not every unit ever
+        statements[key] = aq.corridor_take(catalog.get(name), buffer, "ward" if wards else None, day if wards else None)
+    if with_parks:
+        statements["industrial_parks"] = aq.corridor_points(catalog.get("industrial_parks"), buffer)
+    return statements
+
+
+def _located_project(project: str, r: dict[str, Rows]) -> None:
+    if not r["project"]:
+        raise NotFound(f"transport project {project!r} does not exist", parameter="project")
+    if not r["project"][0]["has_geometry"]:
+        raise NotFound(
+            f"transport project {project!r} has no sourced geometry yet; its corridor cannot be computed",
+            parameter="project",
+        )
+
+
+def _taken(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "properties": _props(row),
+        "taken_ha": round(row["taken_ha"], 4),
+        "area_ha": round(row["area_ha"], 4),
+        "share": row["share"],
+    }
 
 
 def _corridor_quality(width: float, state: dict[str, Any]) -> dict[str, Any]:
@@ -324,15 +337,3 @@ def _corridor_quality(width: float, state: dict[str, Any]) -> dict[str, Any]:
         "missing": state.get("geometry_missing"),
         "reliable": aqual.reliable(width, state.get("accuracy_m"), state["geometry_quality"]),
     }
-
-
-def _corridor_warnings(project: str, width: float, state: dict[str, Any], parks: list[dict[str, Any]]) -> list[str]:
-    name = f"transport_projects/{project}"
-    q = aqual.quality_of(state)
-    warnings = aqual.feature_warnings(name, q) + aqual.measure_warning(name, "width_m", width, q)
-    if state["geometry_quality"] in aqual.ROUGH or state.get("geometry_missing"):
-        warnings.append(
-            f"the corridor covers only the drawn line ({state['parts']} piece(s), {state['line_length_km']:.1f} km); "
-            f"line_length_km is not the project's length (length_km: {state['length_km']})"
-        )
-    return warnings + aqual.results_warnings("industrial_parks", [_with_id(p) for p in parks])

@@ -15,6 +15,7 @@ from gis_service.queries.analysis import QUALITY_FIELDS
 
 #: Qualities that deserve a warning: the geometry stands for the feature only roughly.
 ROUGH = ("approximate", "schematic")
+#: How a rough geometry is named in a warning, about one feature (WHAT) or a group of them (WITH).
 WHAT = {
     "schematic": "a schematic line (straight segments through OSM waypoints)",
     "approximate": "an approximate geometry",
@@ -57,6 +58,11 @@ def feature_warnings(name: str, q: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def measured_from_warnings(name: str, parameter: str, measure_m: float, q: Mapping[str, Any]) -> list[str]:
+    """What to say about a feature a radius or width is measured from: its quality, and the measure's."""
+    return feature_warnings(name, q) + measure_warning(name, parameter, measure_m, q)
+
+
 def measure_warning(name: str, parameter: str, measure_m: float, q: Mapping[str, Any]) -> list[str]:
     """A warning when a radius or width is finer than the geometry it is measured from."""
     if reliable(measure_m, q.get("accuracy_m"), q.get("geometry_quality")) is False:
@@ -76,11 +82,47 @@ def results_warnings(collection: str, features: Iterable[Mapping[str, Any]]) -> 
     out = []
     for quality, members in sorted(groups.items()):
         ids = ", ".join(str(m.get("code") or m.get("id")) for m in members)
-        known = [float(m["accuracy_m"]) for m in members if m.get("accuracy_m") is not None]
-        accuracy = f"accuracy up to ±{max(known):,.0f} m" if known else "accuracy not stated"
+        worst = worst_accuracy(members)
+        accuracy = f"accuracy up to ±{worst:,.0f} m" if worst is not None else "accuracy not stated"
         weak = [str(m.get("code") or m.get("id")) for m in members if m.get("location_confidence") == "weak"]
         tail = f"; weak location: {', '.join(weak)}" if weak else ""
         if any(m.get("location_kind") for m in members):
             tail += " (each site point is an OSM object at or in the park, not its centre)"
         out.append(f"{collection} {WITH[quality]}, {accuracy}: {ids}{tail}")
     return out
+
+
+def corridor_warnings(
+    project: str, width: float, state: Mapping[str, Any], parks: list[Mapping[str, Any]]
+) -> list[str]:
+    """What to say about a corridor: the project's line (its quality, the width against its accuracy, the
+    drawn length against the project's) and the park sites the corridor meets."""
+    name = f"transport_projects/{project}"
+    warnings = measured_from_warnings(name, "width_m", width, quality_of(state))
+    if state["geometry_quality"] in ROUGH or state.get("geometry_missing"):
+        warnings.append(
+            f"the corridor covers only the drawn line ({state['parts']} piece(s), {state['line_length_km']:.1f} km); "
+            f"line_length_km is not the project's length (length_km: {state['length_km']})"
+        )
+    return warnings + results_warnings("industrial_parks", parks)
+
+
+def target_warnings(name: str, limit: float, targets: list[Mapping[str, Any]]) -> list[str]:
+    """Distances to a group of lines (a site-selection target) are as good as the roughest of them; a limit
+    finer than its accuracy cannot tell near from far."""
+    rough = [t for t in targets if t.get("geometry_quality") in ROUGH]
+    if not rough:
+        return []
+    worst = {"geometry_quality": rough[0]["geometry_quality"], "accuracy_m": worst_accuracy(rough)}
+    out = results_warnings(f"{name} lines", rough)
+    out += [f"{name}: {w}" for w in measure_warning("these lines", "max_distance_m", limit, worst)]
+    missing = [f"{t['code']}: {t['geometry_missing']}" for t in rough if t.get("geometry_missing")]
+    if missing:
+        out.append(f"{name}: parts of these lines are not located, so sites near them are missed: {'; '.join(missing)}")
+    return out
+
+
+def worst_accuracy(features: Iterable[Mapping[str, Any]]) -> float | None:
+    """The largest ``accuracy_m`` the features state; None when none states one."""
+    known = [float(f["accuracy_m"]) for f in features if f.get("accuracy_m") is not None]
+    return max(known) if known else None

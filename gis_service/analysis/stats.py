@@ -167,7 +167,7 @@ def shape_sites(r: dict[str, Rows], c: SiteCriteria) -> dict[str, Any]:
         kinds, codes = TARGETS[name]
         if located & set(kinds + codes):
             usable[name] = limit
-            warnings += target_warnings(name, limit, [t for t in lines if _in_group(t, kinds, codes)])
+            warnings += aqual.target_warnings(name, limit, [t for t in lines if _in_group(t, kinds, codes)])
         else:
             warnings.append(
                 f"{name}: no transport line of this group has a sourced geometry yet; the criterion was not applied"
@@ -212,22 +212,6 @@ def shape_sites(r: dict[str, Rows], c: SiteCriteria) -> dict[str, Any]:
 
 def _in_group(target: dict[str, Any], kinds: list[str], codes: list[str]) -> bool:
     return bool(target["has_geometry"]) and (target["kind"] in kinds or target["code"] in codes)
-
-
-def target_warnings(name: str, limit: float, targets: Rows) -> list[str]:
-    """Distances to a group of lines are as good as the roughest of them; a limit finer than its accuracy
-    cannot tell near from far."""
-    rough = [t for t in targets if t.get("geometry_quality") in aqual.ROUGH]
-    if not rough:
-        return []
-    known = [float(t["accuracy_m"]) for t in rough if t.get("accuracy_m") is not None]
-    worst = {"geometry_quality": rough[0]["geometry_quality"], "accuracy_m": max(known) if known else None}
-    out = aqual.results_warnings(f"{name} lines", rough)
-    out += [f"{name}: {w}" for w in aqual.measure_warning("these lines", "max_distance_m", limit, worst)]
-    missing = [f"{t['code']}: {t['geometry_missing']}" for t in rough if t.get("geometry_missing")]
-    if missing:
-        out.append(f"{name}: parts of these lines are not located, so sites near them are missed: {'; '.join(missing)}")
-    return out
 
 
 def crosswalk(code: str, direction: str = "forward", level: str = "ward", access: Access = FULL) -> Plan:

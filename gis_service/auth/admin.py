@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from gis_service.auth import dbroles, keys
 from gis_service.auth.principal import RANK, Scope, ScopeError
 from gis_service.catalog import Catalog
-from gis_service.db import sync_engine
+from gis_service.db import sync_engine, transaction
 from gis_service.errors import InvalidParameter, NotFound
 from gis_service.models.access import PRINCIPAL_KINDS, ROLES
 from gis_service.queries import access as aq
@@ -59,11 +58,6 @@ class Admin:
     def close(self) -> None:
         self.engine.dispose()
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
-
     def _audit(self, conn: Connection, event: str, subject: str, **detail: Any) -> None:
         collection = detail.pop("collection", None)
         conn.execute(
@@ -84,7 +78,7 @@ class Admin:
     ) -> int:
         if kind not in PRINCIPAL_KINDS:
             raise InvalidParameter(f"kind must be one of {', '.join(PRINCIPAL_KINDS)}", parameter="kind")
-        with self._tx() as conn:
+        with transaction(self.engine) as conn:
             try:
                 principal_id = int(
                     conn.execute(aq.add_principal(name, kind, display_name or name, oidc_subject, admin)).scalar_one()
@@ -101,7 +95,7 @@ class Admin:
             return list(conn.execute(aq.principals()))
 
     def disable_user(self, name: str) -> None:
-        with self._tx() as conn:
+        with transaction(self.engine) as conn:
             row = self._principal(conn, name)
             conn.execute(aq.set_disabled(row.id, True))
             if row.db_role:
@@ -123,17 +117,17 @@ class Admin:
         parsed = [str(self._scope(s)) for s in scopes]
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days) if expires_days else None
         new = keys.generate()
-        with self._tx() as conn:
+        with transaction(self.engine) as conn:
             row = self._principal(conn, name)
             conn.execute(aq.add_key(row.id, new.prefix, keys.digest(pepper, new.secret), label, parsed, expires))
             self._audit(conn, "key_create", name, prefix=new.prefix, scopes=parsed, expires_at=str(expires))
         return new
 
     def _pepper(self) -> bytes:
-        secret = self.settings.auth.pepper
-        if secret is None:
+        pepper = self.settings.auth.pepper_bytes
+        if pepper is None:
             raise InvalidParameter("no GIS_AUTH__PEPPER: run `gis-service db up` (it writes .data/secrets.env)")
-        return secret.get_secret_value().encode()
+        return pepper
 
     def _scope(self, text: str) -> Scope:
         try:
@@ -153,7 +147,7 @@ class Admin:
             return list(conn.execute(aq.keys(principal_id)))
 
     def revoke_key(self, prefix: str) -> None:
-        with self._tx() as conn:
+        with transaction(self.engine) as conn:
             if conn.execute(aq.revoke_key(prefix)).first() is None:
                 raise NotFound(f"no active key {prefix!r} (gis-service keys list)", parameter="prefix")
             self._audit(conn, "key_revoke", prefix)
@@ -182,7 +176,7 @@ class Admin:
         if area is not None and RANK[role] < RANK["editor"]:
             raise InvalidParameter("--area limits editing: give an editing role", parameter="area")
         wkb = read_area(area, crs) if area is not None else None
-        with self._tx() as conn:
+        with transaction(self.engine) as conn:
             subject = self._subject(conn, who)
             conn.execute(aq.set_grant(subject.principal_id, subject.group, spec.id, role, actor()))
             if wkb is None:
@@ -208,7 +202,7 @@ class Admin:
             return list(conn.execute(aq.grant_list(subject.principal_id, subject.group)))
 
     def revoke_grant(self, who: str, collection: str, role: str | None = None) -> list[str]:
-        with self._tx() as conn:
+        with transaction(self.engine) as conn:
             subject = self._subject(conn, who)
             removed = [
                 r[0] for r in conn.execute(aq.revoke_grant(subject.principal_id, subject.group, collection, role))

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from gis_service.models.history import EDITABLE_TABLES as EDITABLE_TABLES  # the layers under row-level security
+
 OWNER = "gis_owner"
 APP = "gis_app"
 READER = "gis_reader"
 EDITOR = "gis_editor"
 ROLES = (OWNER, APP, READER, EDITOR)
-#: Layers whose rows editors may change, inside their edit areas (row-level security).
-EDITABLE_TABLES = ("parcels", "planning_zones", "industrial_parks", "industrial_clusters", "transport_projects")
 #: What an existing DATABASE_URL setup needs from its DBA when we may not create roles ourselves.
 DBA_SENTENCE = (
     "the API connects as a role that owns nothing, so row-level security applies to it: as a superuser run "

@@ -61,22 +61,25 @@ def allowed(settings: Settings, principal: Principal | None, spec: LayerSpec, ac
     return principal is not None and principal.may(spec.id, action)
 
 
+def permitted(request: Request, principal: Principal | None, spec: LayerSpec, action: Action) -> bool:
+    """The decision for this request; a non-public collection it allows makes the answer private."""
+    ok = allowed(request.app.state.settings, principal, spec, action)
+    if ok and not spec.public:
+        request.state.cache_private = True
+    return ok
+
+
 def authorize(request: Request, principal: Principal | None, spec: LayerSpec, action: Action) -> LayerSpec:
     """``spec`` when ``principal`` may do ``action`` on it; 401 for anonymous callers, 403 for the others."""
-    settings: Settings = request.app.state.settings
-    if action is Action.READ and spec.public and allowed(settings, principal, spec, action):
+    if permitted(request, principal, spec, action):
         return spec
     if principal is None:
-        raise NotAuthenticated(f"{spec.id} needs credentials to be {_done(action)}", parameter="collectionId")
-    if not principal.may(spec.id, action):
-        raise Forbidden(f"{principal} may not {action.value} {spec.id}", parameter="collectionId")
-    if not spec.public:
-        request.state.cache_private = True
-    return spec
+        raise NotAuthenticated(f"{spec.id} needs credentials to be {DONE[action]}", parameter="collectionId")
+    raise Forbidden(f"{principal} may not {action.value} {spec.id}", parameter="collectionId")
 
 
-def _done(action: Action) -> str:
-    return {"read": "read", "edit": "edited", "curate": "curated", "administer": "administered"}[action.value]
+#: The past participle of each action, for the 401's detail.
+DONE = {Action.READ: "read", Action.EDIT: "edited", Action.CURATE: "curated", Action.ADMINISTER: "administered"}
 
 
 async def readable_collection(request: Request, spec: CollectionDep, principal: CurrentPrincipal) -> LayerSpec:
@@ -94,11 +97,7 @@ class Readable:
         self.request, self.principal = request, principal
 
     def __call__(self, spec: LayerSpec) -> bool:
-        try:
-            authorize(self.request, self.principal, spec, Action.READ)
-        except (NotAuthenticated, Forbidden):
-            return False
-        return True
+        return permitted(self.request, self.principal, spec, Action.READ)
 
     def only(self, specs: Iterable[LayerSpec], *, named: bool = False) -> list[LayerSpec]:
         """The readable ones; with ``named`` (the client listed them) any other one is a 401/403."""

@@ -21,11 +21,12 @@ log = logging.getLogger("gis_service.auth")
 @dataclass(frozen=True)
 class KeyRecord:
     id: int
-    principal_id: int
     secret_hash: bytes
     scopes: list[str]
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    #: ``last_used_at`` is older than ``key_touch_interval_s`` (:func:`touch`).
+    touch_due: bool
 
 
 @dataclass(frozen=True)
@@ -38,25 +39,36 @@ class PrincipalRow:
     groups: list[str]
 
 
-async def key(conn: AsyncConnection, prefix: str) -> KeyRecord | None:
-    row = (await conn.execute(aq.key_lookup(prefix))).first()
+@dataclass(frozen=True)
+class Caller:
+    """What one statement tells of a caller: the principal (None: no account) and its merged grants."""
+
+    principal: PrincipalRow | None
+    grants: dict[str, GrantInfo]
+
+
+async def by_key(conn: AsyncConnection, prefix: str, touch_every_s: int) -> tuple[KeyRecord, Caller] | None:
+    """The key of a presented prefix and its account (None: unknown prefix)."""
+    row = (await conn.execute(aq.caller_by_key(prefix, touch_every_s))).first()
     if row is None:
         return None
-    return KeyRecord(
-        row.id, row.principal_id, bytes(row.secret_hash), list(row.scopes or []), row.expires_at, row.revoked_at
+    key = KeyRecord(
+        row.key_id, bytes(row.secret_hash), list(row.scopes or []), row.expires_at, row.revoked_at, row.touch_due
     )
+    return key, _caller(row)
 
 
-async def principal(conn: AsyncConnection, **where: Any) -> PrincipalRow | None:
-    row = (await conn.execute(aq.principal(**where))).first()
-    if row is None:
-        return None
-    return PrincipalRow(row.id, row.name, row.kind, row.admin, row.disabled, list(row.groups or []))
+async def by_subject(conn: AsyncConnection, oidc_subject: str, token_groups: list[str]) -> Caller:
+    """The account of an OIDC subject, if there is one, and the grants of it and of the token's groups."""
+    return _caller((await conn.execute(aq.caller_by_subject(oidc_subject, token_groups))).one())
 
 
-async def grants(conn: AsyncConnection, principal_id: int | None, groups: list[str]) -> dict[str, GrantInfo]:
-    rows = (await conn.execute(aq.grants(principal_id, groups))).all()
-    return merge_grants([(r.collection, r.role, bool(r.area)) for r in rows])
+def _caller(row: Any) -> Caller:
+    principal = None
+    if row.id is not None:
+        principal = PrincipalRow(row.id, row.name, row.kind, row.admin, row.disabled, list(row.groups or []))
+    grants = merge_grants([(collection, role, bool(area)) for collection, role, area in row.grants or []])
+    return Caller(principal, grants)
 
 
 async def touch(conn: AsyncConnection, key_id: int, every_s: int) -> None:

@@ -43,11 +43,6 @@ class AuthState:
             log.warning("GIS_AUTH__PEPPER is not set: API keys cannot be checked (gis-service db up makes one)")
         return cls(settings, OidcVerifier(settings.auth), FailureThrottle(settings.auth))
 
-    @property
-    def pepper(self) -> bytes | None:
-        secret = self.settings.auth.pepper
-        return secret.get_secret_value().encode() if secret else None
-
 
 async def authenticate(state: AuthState, engine: AsyncEngine, credential: Credential) -> Principal:
     if isinstance(credential, KeyCredential):
@@ -57,46 +52,49 @@ async def authenticate(state: AuthState, engine: AsyncEngine, credential: Creden
     except TokenRejected as exc:
         raise NotAuthenticated(str(exc)) from None
     async with request_connection(engine) as conn:
-        row = await store.principal(conn, oidc_subject=claims.subject)
-        if row is not None and row.disabled:
-            raise NotAuthenticated("this account is disabled")
-        groups = list(dict.fromkeys([*(row.groups if row else []), *claims.groups]))
-        grants = await store.grants(conn, row.id if row else None, groups)
+        caller = await store.by_subject(conn, claims.subject, list(claims.groups))
+    row = caller.principal
+    if row is not None and row.disabled:
+        raise NotAuthenticated("this account is disabled")
+    groups = list(dict.fromkeys([*(row.groups if row else []), *claims.groups]))
     return Principal(
         id=row.id if row else None,
         name=row.name if row else claims.name,
         kind=row.kind if row else "user",
         admin=bool(row and row.admin) or _admin_group(state, groups),
         groups=tuple(groups),
-        grants=grants,
+        grants=caller.grants,
         scheme="oidc",
     )
 
 
 async def _by_key(state: AuthState, engine: AsyncEngine, credential: KeyCredential) -> Principal:
-    pepper = state.pepper
+    """One statement reads the key, its account and the grants; ``last_used_at`` is written only when due."""
+    pepper = state.settings.auth.pepper_bytes
     if pepper is None:
         raise NotAuthenticated("API keys cannot be checked: the service has no GIS_AUTH__PEPPER")
     presented = credential.key
+    every_s = state.settings.auth.key_touch_interval_s
     async with request_connection(engine) as conn:
-        record = await store.key(conn, presented.prefix)
-        if not keys.matches(pepper, presented.secret, record.secret_hash if record else NO_HASH) or record is None:
+        found = await store.by_key(conn, presented.prefix, every_s)
+        if not keys.matches(pepper, presented.secret, found[0].secret_hash if found else NO_HASH) or found is None:
             raise NotAuthenticated("unknown API key, or a wrong secret")
+        record, caller = found
         _check_validity(record)
-        row = await store.principal(conn, principal_id=record.principal_id)
+        row = caller.principal
         if row is None or row.disabled:
             raise NotAuthenticated("the key's account is disabled")
         if credential.username is not None and credential.username != row.name:
             raise NotAuthenticated("the Basic user name is not the name of the key's account")
-        grants = await store.grants(conn, row.id, row.groups)
-        await store.touch(conn, record.id, state.settings.auth.key_touch_interval_s)
+        if record.touch_due:
+            await store.touch(conn, record.id, every_s)
     return Principal(
         id=row.id,
         name=row.name,
         kind=row.kind,
         admin=row.admin or _admin_group(state, row.groups),
         groups=tuple(row.groups),
-        grants=grants,
+        grants=caller.grants,
         scopes=tuple(Scope.parse(s) for s in record.scopes) if record.scopes else None,
         scheme=credential.scheme,
     )

@@ -36,6 +36,8 @@ from gis_service.models import (
 )
 from gis_service.settings import Settings
 
+#: Industrial parks (KCN) and clusters (CCN): the two tables of estates.
+ESTATE_KINDS = ("KCN", "CCN")
 REFORM_DAY = dt.date(2025, 7, 1)
 LAST_LEGACY_DAY = dt.date(2025, 6, 30)
 ALIASES = {
@@ -183,17 +185,15 @@ def load_successions(conn: Connection, data: Path) -> int:
     return int(result.rowcount)
 
 
-def estate_rows(data: Path, kinds: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The estates of ``kinds`` (one row per sources-table id, then the parks made from a pass-3 point) and
+def estate_rows(data: Path) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The parks and clusters (one row per sources-table id, then the parks made from a pass-3 point) and
     the sources table itself."""
     sources = _rows(data / "bd_industrial_parks_sources.csv")
-    districts = {
-        f["properties"]["name"]: f["properties"]["gso_code"] for f in _features(data / "bd_districts_pre2025.geojson")
-    }
-    points = {f["properties"]["park_id"]: f for f in _features(data / "bd_industrial_parks_points.geojson")}
+    districts = {f["properties"]["name"]: f["properties"]["gso_code"] for f in _features(data / located.DISTRICTS)}
+    points = {f["properties"]["park_id"]: f for f in _features(data / located.FIRST_PASS_POINTS)}
     sites = {p.park: p for p in located.park_points(data) if p.use == "site"}
     rows = []
-    for code, estate in parks.group_estates(sources, kinds).items():
+    for code, estate in parks.group_estates(sources, ESTATE_KINDS).items():
         record = parks.estate_record(estate, districts)
         record["footprint"] = None
         if code in points and code in sites:
@@ -206,14 +206,14 @@ def estate_rows(data: Path, kinds: tuple[str, ...]) -> tuple[list[dict[str, Any]
             record |= {"geom": None, "geometry_quality": "none", "geometry_note": "no sourced location"}
             record |= {"location_kind": None, "location_confidence": None}
         rows.append(record)
+    taken = {s["park_id"] for s in sources} | set(points)
     for park in located.new_parks(data):
-        if park.point.park in {s["park_id"] for s in sources} | set(points):
+        if park.point.park in taken:
             raise LoadError(f"park {park.point.park} is made from a point but already has a row or a site point")
         record = park.record()
-        if record["kind"] in kinds:
-            record["footprint"] = None
-            _pass3_location(record, park.point)
-            rows.append(record)
+        record["footprint"] = None
+        _pass3_location(record, park.point)
+        rows.append(record)
     return rows, sources
 
 
@@ -257,18 +257,8 @@ def transport_rows(data: Path) -> list[dict[str, Any]]:
         raise LoadError(f"waypoints of projects with no row: {sorted(schematic)}")
     for code, line in lines.items():  # sourced lines with no project row: existing national links
         p = line["properties"]
-        kind = "rail" if code == "RAIL_NS" else "national highway"
-        rows.append(
-            _transport(
-                code,
-                p["name"],
-                p["name_ascii"],
-                p["name_en"],
-                {"kind": kind, "status": "existing"},
-                None,
-                line,
-            )
-        )
+        extra = {"kind": "rail" if code == "RAIL_NS" else "national highway", "status": "existing"}
+        rows.append(_transport(code, p["name"], p["name_ascii"], p["name_en"], extra, None, line))
     return rows
 
 
@@ -361,8 +351,9 @@ def alias_rows() -> list[dict[str, str]]:
 def load_all(settings: Settings, data: Path | None = None) -> Iterator[str]:
     """Upsert every bundled layer in one transaction and say what changed, a line per layer."""
     data = data or settings.layers_dir / "data"
-    parks_rows, sources = estate_rows(data, ("KCN",))
-    cluster_rows, _ = estate_rows(data, ("CCN",))
+    estates, sources = estate_rows(data)
+    parks_rows = [r for r in estates if r["kind"] == "KCN"]
+    cluster_rows = [r for r in estates if r["kind"] == "CCN"]
     engine = sync_engine(settings)
     report = []
     try:

@@ -77,8 +77,8 @@ def state_layer(data: MapData, layer_id: str, title: str) -> Layer:
             base = style.estate_style(spec, props)
             item = browser_feature(feature, base, popup, tooltip=popups.tooltip_html(props))
         item["properties"]["states"] = {str(y): s for y, s in states.items()}
-        if style.pinned_style(props):  # kept over the states' looks (GisMaps.Timeline.setYear)
-            item["properties"]["pinned"] = style.pinned_style(props)
+        if pinned := style.pinned_style(props):  # kept over the states' looks (GisMaps.Timeline.setYear)
+            item["properties"]["pinned"] = pinned
         features.append(item)
     pane = "gis-transport" if layer_id == "transport_projects" else "gis-estates"
     return geojson(title, features, pane, points=spec.geometry_type == "Point")
@@ -217,20 +217,20 @@ def xyz_layer(
 
 def outline(layer: LayerData, look: dict[str, Any]) -> Layer:
     """A layer of the plain basemap: drawn, not interactive, not in the layer control."""
-    features = [{"type": "Feature", "geometry": f["geometry"], "properties": {"style": look}} for f in layer.features]
     return {
         "kind": "geojson",
         "interactive": False,
         "pane": "gis-base",
         "smoothFactor": 1.0,
-        "data": collection(features),
+        "data": outline_collection(layer, {"style": look}),
     }
 
 
-def outline_collection(layer: LayerData | None) -> dict[str, Any]:
-    """Geometries only (the minimap's districts)."""
+def outline_collection(layer: LayerData | None, properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Geometries only (the minimap's districts), each with ``properties`` (none by default)."""
     features = [
-        {"type": "Feature", "geometry": f["geometry"], "properties": {}} for f in (layer.features if layer else [])
+        {"type": "Feature", "geometry": f["geometry"], "properties": properties or {}}
+        for f in (layer.features if layer else [])
     ]
     return collection(features)
 

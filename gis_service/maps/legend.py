@@ -25,11 +25,14 @@ def line_swatch(color: str, dash: str | None = None, width: float = 3) -> str:
     )
 
 
-def dot_swatch(color: str, radius: float = 5, fill_opacity: float = 0.5) -> str:
+def dot_swatch(
+    color: str, radius: float = 5, fill_opacity: float = 0.5, *, stroke: str | None = None, weight: float = 2
+) -> str:
+    """A circle filled with ``color``, outlined in ``stroke`` (the fill colour when None)."""
     size = int(2 * radius + 4)
     return (
         f'<svg class="gis-swatch" width="{size}" height="{size}" aria-hidden="true"><circle cx="{size / 2}" '
-        f'cy="{size / 2}" r="{radius}" stroke="{esc(color)}" stroke-width="2" fill="{esc(color)}" '
+        f'cy="{size / 2}" r="{radius}" stroke="{esc(stroke or color)}" stroke-width="{weight}" fill="{esc(color)}" '
         f'fill-opacity="{fill_opacity}"/></svg>'
     )
 
@@ -91,7 +94,7 @@ def estates_section(data: MapData, layer_id: str, noun: str) -> str:
     body += "where a source gives it.</p>"
     if layer.features:
         body += items(quality_rows())
-    if not layer.features:
+    else:
         body += f'<p class="gis-empty-note">None of the {esc(noun)} has a sourced location yet.</p>'
     return section(spec.title, body + unlocated_list(layer_id, layer, data, noun), open_=True)
 
@@ -110,13 +113,8 @@ def transport_section(data: MapData) -> str:
     return section(spec.title, body + unlocated_list("transport_projects", layer, data, "projects"), open_=True)
 
 
-def site_swatch(weight: float, fill: str, radius: float = 5) -> str:
-    size = int(2 * radius + 4)
-    return (
-        f'<svg class="gis-swatch" width="{size}" height="{size}" aria-hidden="true"><circle cx="{size / 2}" '
-        f'cy="{size / 2}" r="{radius}" stroke="#555555" stroke-width="{weight}" fill="{esc(fill)}" '
-        'fill-opacity="0.6"/></svg>'
-    )
+def site_swatch(weight: float, fill: str) -> str:
+    return dot_swatch(fill, fill_opacity=0.6, stroke="#555555", weight=weight)
 
 
 def quality_rows() -> list[tuple[str, str]]:

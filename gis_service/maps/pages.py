@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from gis_service import html
 from gis_service.catalog import Catalog
@@ -10,6 +10,7 @@ from gis_service.html import esc
 from gis_service.maps.assets import Assets
 from gis_service.maps.build import MapOptions, RasterOverlay
 from gis_service.maps.data import PLANNING_LAYERS, UNIT_SETS, MapRequest
+from gis_service.raster.catalog import RasterCatalog
 from gis_service.settings import Settings
 
 PLANNING_TITLE = "Former Binh Duong: planning to 2040"
@@ -39,11 +40,13 @@ def map_options(
     )
 
 
-def raster_overlays(settings: Settings, base: str = "") -> tuple[RasterOverlay, ...]:
-    """Our raster tiles (``layers/rasters.yaml``) that have been built; unbuilt ones would only answer 404."""
-    from gis_service.raster.catalog import RasterCatalog
-
-    rasters = RasterCatalog.from_file(settings.layers_dir / "rasters.yaml", settings.raster.directory)
+def raster_overlays(
+    settings: Settings, base: str = "", rasters: RasterCatalog | None = None
+) -> tuple[RasterOverlay, ...]:
+    """Our raster tiles (``layers/rasters.yaml``, or the catalogue the service loaded at start-up) that have
+    been built; unbuilt ones would only answer 404."""
+    if rasters is None:
+        rasters = RasterCatalog.from_file(settings.layers_dir / "rasters.yaml", settings.raster.directory)
     return tuple(
         RasterOverlay(
             name=spec.title,
@@ -98,12 +101,3 @@ def index_html(catalog: Catalog, settings: Settings) -> str:
         f"({esc(', '.join(UNIT_SETS))}). Offline copies: <code>gis-service map export --out DIR</code>.</p>"
     )
     return html.page("Maps", body)
-
-
-def origin(url: str | None) -> str | None:
-    """``https://tile.openstreetmap.org`` of a tile URL template (the page's one outside image host); None
-    for relative or missing URLs."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None

@@ -8,6 +8,7 @@ roles are per collection. API keys keep only a prefix (to find the row) and the 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -88,42 +89,43 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Grant(Base):
-    __tablename__ = "grants"
-    __table_args__ = (
+def _one_subject(table: str, *checks: CheckConstraint) -> tuple[Any, ...]:
+    """``__table_args__`` of a :class:`ForSubject` table: exactly one subject, one row per subject and collection."""
+    return (
         CheckConstraint(ONE_SUBJECT, name="one_subject"),
-        CheckConstraint(_in("role", ROLES), name="role"),
-        Index("uq_grants_principal", "principal_id", "collection", unique=True),
-        Index("uq_grants_group", "group_name", "collection", unique=True),
+        *checks,
+        Index(f"uq_{table}_principal", "principal_id", "collection", unique=True),
+        Index(f"uq_{table}_group", "group_name", "collection", unique=True),
     )
+
+
+class ForSubject:
+    """The columns of a row about a principal or a group (exactly one) on one collection."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     principal_id: Mapped[int | None] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
     group_name: Mapped[str | None] = mapped_column(String(64))
     collection: Mapped[str] = mapped_column(String(64), nullable=False)
-    role: Mapped[str] = mapped_column(String(16), nullable=False)
     created_at: Mapped[dt.datetime] = _created()
     created_by: Mapped[str] = mapped_column(Text, nullable=False)
 
 
-class EditArea(Base):
+class Grant(ForSubject, Base):
+    __tablename__ = "grants"
+    __table_args__ = _one_subject("grants", CheckConstraint(_in("role", ROLES), name="role"))
+
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class EditArea(ForSubject, Base):
     """Where an editor grant of the same subject and collection applies; no row: the whole collection."""
 
     __tablename__ = "edit_areas"
-    __table_args__ = (
-        CheckConstraint(ONE_SUBJECT, name="one_subject"),
-        CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_ok"),
-        Index("uq_edit_areas_principal", "principal_id", "collection", unique=True),
-        Index("uq_edit_areas_group", "group_name", "collection", unique=True),
+    __table_args__ = _one_subject(
+        "edit_areas", CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_ok")
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    principal_id: Mapped[int | None] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
-    group_name: Mapped[str | None] = mapped_column(String(64))
-    collection: Mapped[str] = mapped_column(String(64), nullable=False)
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False)
-    created_at: Mapped[dt.datetime] = _created()
-    created_by: Mapped[str] = mapped_column(Text, nullable=False)
 
 
 class AuditEvent(Base):

@@ -32,21 +32,18 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.expression import ColumnElement, Executable
 
 from gis_service.models.access import ApiKey, AuditEvent, EditArea, Grant, Principal, PrincipalGroup
 
-KEY_COLUMNS = ("id", "principal_id", "secret_hash", "scopes", "expires_at", "revoked_at", "last_used_at")
-
-
 # ---- request path -----------------------------------------------------------------------------
 
 
-def key_lookup(prefix: str) -> Select:
+def _key(prefix: str) -> Any:
     """The key row of one presented prefix, hash included (for a constant-time comparison in Python)."""
-    rows = func.gis_api_key_lookup(prefix).table_valued(
+    return func.gis_api_key_lookup(prefix).table_valued(
         column("id", Integer),
         column("principal_id", Integer),
         column("secret_hash", LargeBinary),
@@ -55,42 +52,82 @@ def key_lookup(prefix: str) -> Select:
         column("revoked_at"),
         column("last_used_at"),
     )
-    return select(*[rows.c[name] for name in KEY_COLUMNS])
 
 
-def groups_of(principal: Any) -> ColumnElement[Any]:
-    names = select(PrincipalGroup.group_name).where(PrincipalGroup.principal_id == principal.id)
-    return func.array(names.scalar_subquery())
+def _member_groups() -> Select:
+    """The groups of the enclosing query's principal (``principal_groups``)."""
+    return select(PrincipalGroup.group_name).where(PrincipalGroup.principal_id == Principal.id).correlate(Principal)
 
 
-def principal(*, principal_id: int | None = None, oidc_subject: str | None = None) -> Select:
-    where = Principal.id == principal_id if principal_id is not None else Principal.oidc_subject == oidc_subject
-    return select(
+def _groups() -> ColumnElement[Any]:
+    return func.array(_member_groups().scalar_subquery())
+
+
+def _area_of_grant() -> tuple[ColumnElement[bool], ...]:
+    """The edit area of the enclosing query's grant: same subject, same collection."""
+    return (
+        EditArea.collection == Grant.collection,
+        EditArea.principal_id.is_not_distinct_from(Grant.principal_id),
+        EditArea.group_name.is_not_distinct_from(Grant.group_name),
+    )
+
+
+def _grants_of(extra_groups: list[str]) -> ColumnElement[Any]:
+    """``[[collection, role, has_area], ...]`` (JSON, NULL: none) of every grant to the enclosing query's
+    principal, to one of its groups, or to one of ``extra_groups`` (an OIDC token's)."""
+    area = exists().where(*_area_of_grant())
+    theirs = Grant.group_name == func.any(cast(literal(extra_groups), ARRAY(Text))) if extra_groups else false()
+    who = or_(Grant.principal_id == Principal.id, Grant.group_name.in_(_member_groups()), theirs)
+    rows = func.json_agg(func.json_build_array(Grant.collection, Grant.role, area), type_=JSON)
+    return select(rows).where(who).correlate(Principal).scalar_subquery()
+
+
+def _caller_columns(extra_groups: list[str]) -> list[Any]:
+    return [
         Principal.id,
         Principal.name,
         Principal.kind,
         Principal.admin,
         Principal.disabled,
-        groups_of(Principal).label("groups"),
-    ).where(where)
+        _groups().label("groups"),
+        _grants_of(extra_groups).label("grants"),
+    ]
 
 
-def grants(principal_id: int | None, groups: list[str]) -> Select:
-    """(collection, role, has_area) of every grant to the principal or to one of its groups."""
-    area = exists().where(
-        EditArea.collection == Grant.collection,
-        EditArea.principal_id.is_not_distinct_from(Grant.principal_id),
-        EditArea.group_name.is_not_distinct_from(Grant.group_name),
-    )
-    mine = Grant.principal_id == principal_id if principal_id is not None else false()
-    theirs = Grant.group_name == func.any(cast(literal(groups), ARRAY(Text))) if groups else false()
-    return select(Grant.collection, Grant.role, area.label("area")).where(or_(mine, theirs))
+def _stale(last_used_at: Any, every_s: int) -> ColumnElement[bool]:
+    """``last_used_at`` is written at most every ``every_s`` seconds: not a write on every request."""
+    return or_(last_used_at.is_(None), last_used_at < func.now() - dt.timedelta(seconds=every_s))
+
+
+def caller_by_key(prefix: str, touch_every_s: int) -> Select:
+    """One statement per authenticated request: the key of a presented prefix (hash included, compared in
+    Python in constant time), its principal with groups and grants, and whether the key's ``last_used_at``
+    is due (:func:`touch_key`). No row: an unknown prefix."""
+    key = _key(prefix)
+    return select(
+        key.c.id.label("key_id"),
+        key.c.secret_hash,
+        key.c.scopes,
+        key.c.expires_at,
+        key.c.revoked_at,
+        _stale(key.c.last_used_at, touch_every_s).label("touch_due"),
+        *_caller_columns([]),
+    ).select_from(key.outerjoin(Principal, Principal.id == key.c.principal_id))
+
+
+def caller_by_subject(oidc_subject: str, token_groups: list[str]) -> Select:
+    """One row: the principal of an OIDC subject (NULL columns: none) and the grants of it, of its groups
+    and of the token's groups."""
+    one = select(literal(1).label("one")).subquery("one")
+    joined = one.outerjoin(Principal, Principal.oidc_subject == oidc_subject)
+    return select(*_caller_columns(token_groups)).select_from(joined)
 
 
 def touch_key(key_id: int, every_s: int) -> Update:
-    """``last_used_at`` at most every ``every_s`` seconds: not a write on every request."""
-    stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < func.now() - dt.timedelta(seconds=every_s))
-    return update(ApiKey).where(ApiKey.id == key_id, stale).values(last_used_at=func.now())
+    """Stamp a key's use, unless it was stamped within ``every_s`` seconds."""
+    return (
+        update(ApiKey).where(ApiKey.id == key_id, _stale(ApiKey.last_used_at, every_s)).values(last_used_at=func.now())
+    )
 
 
 def audit(
@@ -144,7 +181,7 @@ def principals() -> Select:
         Principal.admin,
         Principal.disabled,
         Principal.db_role,
-        groups_of(Principal).label("groups"),
+        _groups().label("groups"),
         keys.label("keys"),
     ).order_by(Principal.name)
 
@@ -208,13 +245,17 @@ def _subject(model: Any, principal_id: int | None, group: str | None) -> ColumnE
     return model.principal_id == principal_id if principal_id is not None else model.group_name == group
 
 
+def _unique_key(principal_id: int | None) -> list[str]:
+    """The unique index a grant or an edit area of this subject is found by (``ON CONFLICT``)."""
+    return ["principal_id" if principal_id is not None else "group_name", "collection"]
+
+
 def set_grant(principal_id: int | None, group: str | None, collection: str, role: str, by: str) -> Insert:
-    target = ["principal_id", "collection"] if principal_id is not None else ["group_name", "collection"]
     statement = pg_insert(Grant).values(
         principal_id=principal_id, group_name=group, collection=collection, role=role, created_by=by
     )
     return statement.on_conflict_do_update(
-        index_elements=target, set_={"role": role, "created_by": by, "created_at": func.now()}
+        index_elements=_unique_key(principal_id), set_={"role": role, "created_by": by, "created_at": func.now()}
     )
 
 
@@ -226,13 +267,12 @@ def revoke_grant(principal_id: int | None, group: str | None, collection: str, r
 
 
 def set_area(principal_id: int | None, group: str | None, collection: str, wkb: bytes, by: str) -> Insert:
-    target = ["principal_id", "collection"] if principal_id is not None else ["group_name", "collection"]
     geom = func.ST_Multi(func.ST_GeomFromWKB(wkb, 4326))
     statement = pg_insert(EditArea).values(
         principal_id=principal_id, group_name=group, collection=collection, geom=geom, created_by=by
     )
     return statement.on_conflict_do_update(
-        index_elements=target, set_={"geom": geom, "created_by": by, "created_at": func.now()}
+        index_elements=_unique_key(principal_id), set_={"geom": geom, "created_by": by, "created_at": func.now()}
     )
 
 
@@ -243,11 +283,7 @@ def drop_area(principal_id: int | None, group: str | None, collection: str) -> D
 def grant_list(principal_id: int | None = None, group: str | None = None) -> Select:
     area_ha = (
         select(func.round(cast(func.ST_Area(cast(EditArea.geom, Geography())) / 10_000, Numeric()), 1))
-        .where(
-            EditArea.collection == Grant.collection,
-            EditArea.principal_id.is_not_distinct_from(Grant.principal_id),
-            EditArea.group_name.is_not_distinct_from(Grant.group_name),
-        )
+        .where(*_area_of_grant())
         .scalar_subquery()
     )
     who = func.coalesce(Principal.name, "group:" + Grant.group_name)

@@ -222,7 +222,7 @@ def project_state(spec: LayerSpec, code: str) -> Select[Any]:
     length of the drawn line, which for a schematic or partial line is not the project's length."""
     t = layer_table(spec)
     geom = geom_col(spec)
-    quality = [t.c[n] for n in QUALITY_FIELDS if n in spec.property_names]
+    quality = [t.c[n] for n in _quality_names(spec)]
     return select(
         t.c.code,
         geom.is_not(null()).label("has_geometry"),
@@ -236,8 +236,7 @@ def project_state(spec: LayerSpec, code: str) -> Select[Any]:
 def feature_quality(spec: LayerSpec, feature_id: Any) -> Select[Any]:
     """The quality fields (``geometry_quality``, ``accuracy_m`` ...) of one feature a question is measured from."""
     t = layer_table(spec)
-    names = [n for n in QUALITY_FIELDS if n in spec.property_names]
-    columns: list[Any] = [t.c[n] for n in names] or [null().label("geometry_quality")]
+    columns: list[Any] = [t.c[n] for n in _quality_names(spec)] or [null().label("geometry_quality")]
     return select(*columns).select_from(t).where(id_col(spec) == feature_id)
 
 

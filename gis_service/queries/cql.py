@@ -2,26 +2,15 @@
 
 Parsing is done by the ``cql2`` library; both encodings are reduced to CQL2-JSON and translated here.
 Property names are checked against the collection's queryables and every value against its property's
-type, so a filter the database could not run is a 400 here, never a database error.
-
-``cql2`` parses (Rust, pest) and converts (pyo3) recursively: input nested deeply enough overflows the
-native stack and the process dies of SIGSEGV, which no ``except`` can catch. Measured with cql2 0.6 on an
-8 MiB stack, in the levels :func:`nesting` and :func:`json_nesting` count (``python -m
-tests.hostile.cql_crash`` measures again), it dies at 1,552 nested parentheses or arrays, 2,208 levels of
-parenthesised arithmetic, 3,104 nested function calls, 3,456 NOTs or unary minuses, 3,904 chained
-comparisons, 9,088 chained additions, 16,384 ANDs/ORs in a row, and 5,888 nested CQL2-JSON operators
-(orjson refuses JSON nested beyond 1,024 levels before that). So before the library sees a filter, it is
-scanned without recursion for what makes the parser recurse, and refused above ``max_depth`` levels (64
-by default, never more than :data:`DEPTH_CEILING`) or :data:`MAX_LOGICAL` ANDs/ORs. These exact bounds
-stay far below every crash, so the parse runs in the request's own process; no construct was found that
-crashes the library under them (``tests/hostile/test_cql_bounds.py`` checks 4x the ceiling).
+type, so a filter the database could not run is a 400 here, never a database error. Before the library
+sees a filter, its nesting is measured and bounded (:mod:`gis_service.queries.cql_bounds`): input nested
+deeply enough crashes the library's native parser.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -51,8 +40,11 @@ from sqlalchemy.sql.expression import ColumnElement
 from gis_service.catalog import LayerSpec
 from gis_service.crs import inside_domain
 from gis_service.errors import InvalidFilter, InvalidParameter
-from gis_service.geojson import bare_geometry, check_geometry
-from gis_service.literals import INT64, date_value, datetime_value, shown
+from gis_service.geojson import bare_geometry, check_geometry, points_of
+from gis_service.literals import INT64, date_value, datetime_value, instant_value, shown
+from gis_service.queries.cql_bounds import DEPTH_CEILING as DEPTH_CEILING  # re-exported: the bounds of parse()
+from gis_service.queries.cql_bounds import MAX_LOGICAL as MAX_LOGICAL
+from gis_service.queries.cql_bounds import check_nesting, json_nesting, nesting
 from gis_service.queries.tables import geom_col, layer_table
 
 Expr = ColumnElement[Any]
@@ -74,17 +66,18 @@ SPATIAL = {
     "s_crosses": "ST_Crosses",
     "s_contains": "ST_Contains",
 }
-TEMPORAL = (
-    "t_before",
-    "t_after",
-    "t_meets",
-    "t_metby",
-    "t_equals",
-    "t_intersects",
-    "t_disjoint",
-    "t_during",
-    "t_contains",
-)
+#: Temporal operators on intervals [a0, a1] and [b0, b1] (an instant is an interval of one instant).
+TEMPORAL: dict[str, Callable[[Expr, Expr, Expr, Expr], Expr]] = {
+    "t_before": lambda a0, a1, b0, b1: a1 < b0,
+    "t_after": lambda a0, a1, b0, b1: a0 > b1,
+    "t_meets": lambda a0, a1, b0, b1: a1 == b0,
+    "t_metby": lambda a0, a1, b0, b1: a0 == b1,
+    "t_equals": lambda a0, a1, b0, b1: and_(a0 == b0, a1 == b1),
+    "t_intersects": lambda a0, a1, b0, b1: and_(a0 <= b1, a1 >= b0),
+    "t_disjoint": lambda a0, a1, b0, b1: or_(a1 < b0, a0 > b1),
+    "t_during": lambda a0, a1, b0, b1: and_(a0 > b0, a1 < b1),
+    "t_contains": lambda a0, a1, b0, b1: and_(a0 < b0, a1 > b1),
+}
 ARITY = {
     "not": 1,
     "isNull": 1,
@@ -103,96 +96,7 @@ KINDS: tuple[tuple[str, Any], ...] = (
     ("string", String),
     ("number", (Integer, Float, Numeric)),
 )
-#: Hard ceiling of the configurable depth: 6x below the shallowest crash measured (1,552 parentheses).
-DEPTH_CEILING = 256
-#: ANDs and ORs in one filter (16x below the crash of a flat chain); longer lists are what IN is for.
-MAX_LOGICAL = 1_000
 MAX_LITERAL_POSITIONS = 10_000
-
-#: Tokens of CQL2 text, enough to follow nesting: strings and quoted identifiers are skipped whole (an
-#: unterminated one runs to the end), so parentheses inside them do not count.
-TOKEN = re.compile(
-    r"""(?P<string>'(?:[^']|'')*'?)
-      | (?P<quoted>"(?:[^"]|"")*"?)
-      | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-      | (?P<word>[A-Za-z_][A-Za-z0-9_:.]*)
-      | (?P<open>[(\[])
-      | (?P<close>[)\]])
-      | (?P<comma>,)
-      | (?P<op><>|<=|>=|!=|[-=<>+*/%^])
-      | (?P<space>\s+)
-      | (?P<other>.)""",
-    re.VERBOSE | re.DOTALL,
-)
-LOGICAL_WORDS = frozenset({"AND", "OR"})
-#: Words that build one more level over what follows or precedes them (NOT, comparisons, DIV).
-NESTING_WORDS = frozenset({"NOT", "LIKE", "BETWEEN", "IN", "IS", "DIV"})
-
-
-def nesting(text: str) -> tuple[int, int]:
-    """(deepest nesting, ANDs and ORs) of CQL2 text, found without parsing or recursion.
-
-    A parenthesis (of a group, a function call, a list or a geometry) opens a level; within it, every NOT,
-    unary minus, comparison and arithmetic operator since the last AND, OR or comma nests one more (chains
-    of them are parsed as nested trees); AND and OR chains are flat, counted apart."""
-    bases, chains = [0], [0]
-    deepest = logical = 0
-    for match in TOKEN.finditer(text):
-        kind, word = match.lastgroup, match.group().upper()
-        if kind == "open":
-            bases.append(bases[-1] + chains[-1] + 1)
-            chains.append(0)
-        elif kind == "close" and len(bases) > 1:
-            bases.pop()
-            chains.pop()
-        elif kind == "comma" or (kind == "word" and word in LOGICAL_WORDS):
-            logical += kind == "word"
-            chains[-1] = 0
-        elif kind == "op" or (kind == "word" and word in NESTING_WORDS):
-            chains[-1] += 1
-        deepest = max(deepest, bases[-1] + chains[-1])
-    return deepest, logical
-
-
-def json_nesting(value: Any) -> tuple[int, int]:
-    """(deepest nesting, ANDs and ORs) of CQL2-JSON: every object and array is a level (an operator's
-    ``args`` array belongs to its object), walked with an explicit stack. Refuses NUL in any string (a
-    ``\\u0000`` escape), which PostgreSQL text cannot hold."""
-    deepest = logical = 0
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        node, depth = pending.pop()
-        if isinstance(node, str) and "\x00" in node:
-            raise InvalidFilter("filter: NUL characters (\\u0000) are not allowed", parameter="filter")
-        if isinstance(node, dict):
-            pending.extend((key, depth) for key in node)
-            deepest = max(deepest, depth)
-            args = node.get("args")
-            if node.get("op") in ("and", "or") and isinstance(args, list):
-                logical += max(len(args) - 1, 0)
-            for key, child in node.items():
-                if key == "args" and isinstance(child, list):
-                    pending.extend((item, depth + 1) for item in child)
-                else:
-                    pending.append((child, depth + 1))
-        elif isinstance(node, list):
-            deepest = max(deepest, depth)
-            pending.extend((item, depth + 1) for item in node)
-    return deepest, logical
-
-
-def _check_size(deepest: int, logical: int, max_depth: int) -> None:
-    if deepest > max_depth:
-        raise InvalidFilter(
-            f"filter nests {deepest} levels deep (parentheses, NOT, function calls, operators, arrays); "
-            f"the limit is {max_depth}",
-            parameter="filter",
-        )
-    if logical > MAX_LOGICAL:
-        raise InvalidFilter(
-            f"filter has {logical} AND/OR operators; the limit is {MAX_LOGICAL} (use IN for lists)",
-            parameter="filter",
-        )
 
 
 def parse(text: str, lang: str | None, *, max_chars: int, max_depth: int) -> dict[str, Any]:
@@ -201,7 +105,6 @@ def parse(text: str, lang: str | None, *, max_chars: int, max_depth: int) -> dic
         raise InvalidFilter(f"filter is {len(text)} characters; the limit is {max_chars}", parameter="filter")
     if "\x00" in text:
         raise InvalidFilter("filter: NUL characters (%00) are not allowed", parameter="filter")
-    max_depth = min(max_depth, DEPTH_CEILING)
     if lang is None:
         lang = "cql2-json" if text.lstrip().startswith("{") else "cql2-text"
     if lang not in ("cql2-text", "cql2-json"):
@@ -209,10 +112,10 @@ def parse(text: str, lang: str | None, *, max_chars: int, max_depth: int) -> dic
     try:
         if lang == "cql2-json":
             value = orjson.loads(text)
-            _check_size(*json_nesting(value), max_depth)
+            check_nesting(*json_nesting(value), max_depth)
             expr = cql2.Expr(value)
         else:
-            _check_size(*nesting(text), max_depth)
+            check_nesting(*nesting(text), max_depth)
             expr = cql2.parse_text(text)
         ast: Any = expr.to_json()
     except InvalidFilter:
@@ -395,10 +298,8 @@ class Translator:
     def string_literal(self, value: str, kind: str | None) -> Expr:
         if kind in (None, "string"):
             return literal(value, Text)
-        if kind == "date":
-            return literal(date_value(value, parameter="filter"), Date)
-        if kind == "timestamp":
-            return literal(datetime_value(value, parameter="filter"), DateTime(timezone=True))
+        if kind in ("date", "timestamp"):
+            return _instant(value, kind)
         if kind == "boolean":
             raise self.error(f"a boolean property compares with TRUE or FALSE, not {shown(value)}")
         raise self.error(f"cannot compare a {kind} with the text {shown(value)}")
@@ -441,34 +342,32 @@ class Translator:
             check_geometry(node, parameter="filter", max_vertices=MAX_LITERAL_POSITIONS)
         except InvalidParameter as exc:
             raise InvalidFilter(exc.detail, parameter="filter") from None
-        self.check_domain(list(_positions(node)))
+        self.check_domain(points_of(node))
         geojson = orjson.dumps(bare_geometry(node)).decode()
         return func.ST_SetSRID(func.ST_GeomFromGeoJSON(literal(geojson, Text)), literal(self.filter_srid))
 
     def check_domain(self, points: list[tuple[float, float]]) -> None:
+        if inside_domain(self.filter_srid, points):
+            return
         if self.filter_srid == 4326:
-            if not all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in points):
-                raise self.error("a geometry is outside longitude/latitude range")
-        elif not inside_domain(self.filter_srid, points):
-            raise self.error(f"a geometry reaches outside the domain of EPSG:{self.filter_srid}")
+            raise self.error("a geometry is outside longitude/latitude range")
+        raise self.error(f"a geometry reaches outside the domain of EPSG:{self.filter_srid}")
 
     @staticmethod
     def is_number(value: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
     def instant_literal(self, node: dict[str, Any]) -> Expr:
-        if "date" in node and isinstance(node["date"], str):
-            return literal(date_value(node["date"], parameter="filter"), Date)
-        if "timestamp" in node and isinstance(node["timestamp"], str):
-            return literal(datetime_value(node["timestamp"], parameter="filter"), DateTime(timezone=True))
+        for kind in ("date", "timestamp"):
+            if isinstance(node.get(kind), str):
+                return _instant(node[kind], kind)
         raise self.error("DATE and TIMESTAMP take an RFC 3339 string")
 
     def interval_end(self, node: Any, open_end: dt.date) -> Expr:
         if node == "..":
             return literal(open_end, Date)
         if isinstance(node, str):
-            parse = date_value if len(node) <= 10 else datetime_value
-            return literal(parse(node, parameter="filter"))
+            return literal(instant_value(node, parameter="filter"))
         return self.value(node)
 
     def interval(self, node: Any) -> tuple[Expr, Expr]:
@@ -484,33 +383,14 @@ class Translator:
         (a0, a1), (b0, b1) = self.interval(args[0]), self.interval(args[1])
         if any(family(kind_of(end)) != "time" for end in (a0, a1, b0, b1)):
             raise self.error(f"{op.upper()} compares dates, timestamps or intervals of them")
-        rules = {
-            "t_before": lambda: a1 < b0,
-            "t_after": lambda: a0 > b1,
-            "t_meets": lambda: a1 == b0,
-            "t_metby": lambda: a0 == b1,
-            "t_equals": lambda: and_(a0 == b0, a1 == b1),
-            "t_intersects": lambda: and_(a0 <= b1, a1 >= b0),
-            "t_disjoint": lambda: or_(a1 < b0, a0 > b1),
-            "t_during": lambda: and_(a0 > b0, a1 < b1),
-            "t_contains": lambda: and_(a0 < b0, a1 > b1),
-        }
-        return rules[op]()
+        return TEMPORAL[op](a0, a1, b0, b1)
 
 
-def _positions(node: dict[str, Any]) -> list[tuple[float, float]]:
-    """Every (x, y) of a checked GeoJSON geometry, without recursion."""
-    out: list[tuple[float, float]] = []
-    pending: list[Any] = [node.get("coordinates", []), *node.get("geometries", [])]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend([item.get("coordinates", []), *item.get("geometries", [])])
-        elif item and isinstance(item[0], int | float):
-            out.append((float(item[0]), float(item[1])))
-        else:
-            pending.extend(item)
-    return out
+def _instant(text: str, kind: str) -> Expr:
+    """A DATE or TIMESTAMP literal from RFC 3339 text."""
+    if kind == "date":
+        return literal(date_value(text, parameter="filter"), Date)
+    return literal(datetime_value(text, parameter="filter"), DateTime(timezone=True))
 
 
 def to_sql(spec: LayerSpec, ast: dict[str, Any], filter_srid: int = 4326) -> Expr:

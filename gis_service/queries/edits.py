@@ -11,19 +11,17 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, Insert, Integer, Select, Table, Update, func, literal, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.expression import ColumnElement
 
 from gis_service.catalog import LayerSpec
+from gis_service.ingest.validate import LOADER_DEFAULTS, table_spec
 from gis_service.models import Base
 from gis_service.models.history import IdempotencyKey
 from gis_service.queries.features import ItemsQuery, feature_text, geojson_geometry
 from gis_service.queries.tables import id_col, layer_table
 
-#: Kept by the triggers, never by a client.
-SYSTEM_COLUMNS = ("version", "updated_at", "updated_by")
 #: A new feature's id where the layer's id is a text code: the prefix says which layer, the rest is random.
 CODE_PREFIXES = {
     "industrial_parks": "KCN-N",
@@ -38,15 +36,15 @@ def model_table(spec: LayerSpec) -> Table:
 
 
 def writable_columns(spec: LayerSpec) -> list[str]:
-    """Columns a client may set: not the key, not computed, not a geometry, not the triggers' stamps."""
-    return [
-        c.name
-        for c in model_table(spec).columns
-        if not c.primary_key
-        and c.computed is None
-        and c.name not in SYSTEM_COLUMNS
-        and not isinstance(c.type, Geometry)
-    ]
+    """Columns a client may set: those a loaded file may fill (not the key, not computed, not a geometry, not
+    the triggers' stamps)."""
+    return list(table_spec(spec.table).columns)
+
+
+def required_properties(spec: LayerSpec) -> list[str]:
+    """What a client must give: the table's required columns and the sourced fields, the id excepted."""
+    required = [*table_spec(spec.table).required, *[c for c in LOADER_DEFAULTS if c != "synthetic"]]
+    return [c for c in required if c not in (spec.id_column, "name_ascii")]
 
 
 def extra_geometries(spec: LayerSpec) -> list[str]:
@@ -59,7 +57,10 @@ def _extras(extra: dict[str, bytes | None] | None) -> dict[str, ColumnElement[An
     return {c: _geometry(w) for c, w in (extra or {}).items()}
 
 
-def new_code(spec: LayerSpec) -> str:
+def new_code(spec: LayerSpec) -> str | None:
+    """The id of a new feature where the id is a code of the layer; None where the database numbers them."""
+    if spec.id_column == "id":
+        return None
     return f"{CODE_PREFIXES.get(spec.table, 'N')}{secrets.token_hex(4).upper()}"
 
 
@@ -93,12 +94,15 @@ def update_feature(
     expected: frozenset[int] | None,
     extra: dict[str, bytes | None] | None = None,
 ) -> Update:
-    """The new version, or no row: gone, changed since ``expected``, or outside the writer's edit area."""
+    """The new version, or no row: gone, changed since ``expected``, or outside the writer's edit area. The
+    feature is replaced: a writable column missing from ``values`` becomes NULL, or keeps its value where it
+    has a default."""
     t = model_table(spec)
+    columns = {c: values.get(c) for c in writable_columns(spec) if c in values or t.c[c].server_default is None}
     stmt = t.update().where(t.c[spec.id_column] == feature_id)
     if expected is not None:
         stmt = stmt.where(t.c.version.in_(sorted(expected)))
-    return stmt.values(**values, **_extras(extra), **{spec.geometry_column: _geometry(wkb)}).returning(t.c.version)
+    return stmt.values(**columns, **_extras(extra), **{spec.geometry_column: _geometry(wkb)}).returning(t.c.version)
 
 
 def delete_feature(spec: LayerSpec, feature_id: Any, expected: frozenset[int] | None) -> Any:
@@ -114,25 +118,19 @@ def current_version(spec: LayerSpec, feature_id: Any) -> Select[Any]:
     return select(t.c.version).where(t.c[spec.id_column] == feature_id)
 
 
-def lock_feature(spec: LayerSpec, feature_id: Any) -> Select[Any]:
-    """Its version, the row locked until the transaction ends: a PATCH merges into the version it then writes,
-    and concurrent PATCHes of one feature queue on the lock instead of racing."""
-    return current_version(spec, feature_id).with_for_update()
-
-
 def may_edit(spec: LayerSpec, feature_id: Any) -> Select[Any]:
     """Whether row-level security lets this writer touch the feature (its edit area)."""
     t = model_table(spec)
     return select(func.gis_may_edit(spec.table, t.c.geom, True)).where(t.c[spec.id_column] == feature_id)
 
 
-def item_with_version(spec: LayerSpec, feature_id: Any, query: ItemsQuery) -> Select[Any]:
-    """(GeoJSON text, version) in one statement, so the ETag is the version of exactly this body."""
-    return (
-        select(with_extra_geometries(spec, query), _version())
-        .select_from(layer_table(spec))
-        .where(id_col(spec) == feature_id)
-    )
+def item_with_version(spec: LayerSpec, feature_id: Any, query: ItemsQuery, *, lock: bool = False) -> Select[Any]:
+    """(GeoJSON text, version) in one statement, so the ETag is the version of exactly this body. ``lock``: the
+    row locked until the transaction ends, so a PATCH merges into the version it then writes and concurrent
+    PATCHes of one feature queue on the lock instead of racing."""
+    stmt = select(with_extra_geometries(spec, query), _version()).select_from(layer_table(spec))
+    stmt = stmt.where(id_col(spec) == feature_id)
+    return stmt.with_for_update() if lock else stmt
 
 
 def with_extra_geometries(spec: LayerSpec, query: ItemsQuery) -> ColumnElement[Any]:

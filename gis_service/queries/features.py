@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from gis_service.catalog import LayerSpec
+from gis_service.queries import history
 from gis_service.queries.tables import geom_col, id_col, layer_table
 
 Expr = ColumnElement[Any]
@@ -69,9 +70,7 @@ def _as_of(spec: LayerSpec, query: ItemsQuery, stmt: Select[Any]) -> Select[Any]
     """With ``asOf``, a CTE named like the layer stands in for its table (every other parameter applies)."""
     if query.as_of is None:
         return stmt
-    from gis_service.queries.history import as_of
-
-    return stmt.add_cte(as_of(spec, query.as_of))
+    return stmt.add_cte(history.as_of(spec, query.as_of))
 
 
 def conditions(spec: LayerSpec, query: ItemsQuery) -> list[Expr]:

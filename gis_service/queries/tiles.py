@@ -22,7 +22,7 @@ from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, Date, Integer, LargeBinary, Select, Text, cast, func, literal, select, true
-from sqlalchemy.sql.expression import ColumnClause, ColumnElement, TableClause, column, table
+from sqlalchemy.sql.expression import ColumnClause, ColumnElement, TableClause, column
 
 from gis_service.catalog import LayerSpec
 from gis_service.queries.features import temporal_condition
@@ -183,10 +183,3 @@ def tile(layers: list[tuple[LayerSpec, TileQuery]], labels: tuple[str, ...] = ()
     for part in parts[1:]:
         body = body.op("||")(func.coalesce(part, literal(b"", LargeBinary)))
     return select(body.label("mvt"))
-
-
-def data_versions(tables: list[str]) -> Select[Any]:
-    """Version and time of the last write of each table: together they name the data a tile shows,
-    also across a database rebuilt from scratch (versions restart, times do not)."""
-    versions = table("layer_versions", column("layer"), column("version"), column("changed_at"))
-    return select(versions.c.layer, versions.c.version, versions.c.changed_at).where(versions.c.layer.in_(tables))

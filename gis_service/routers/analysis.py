@@ -16,7 +16,7 @@ from gis_service.analysis.inputs import geometry as checked_geometry
 from gis_service.auth.dependency import CurrentPrincipal, allowed
 from gis_service.auth.principal import Action
 from gis_service.dependencies import AsciiDate, AsciiFloat, AsciiInt, CatalogDep, ConnDep, SettingsDep, reject_unknown
-from gis_service.errors import InvalidParameter, NotAuthenticated
+from gis_service.errors import NotAuthenticated
 from gis_service.responses import CSV, FastJSON, GeoJSONResponse
 from gis_service.schemas.analysis import NearbyBody, SiteSelectionBody
 
@@ -151,8 +151,6 @@ async def site_selection(
     f: Annotated[Literal["json", "csv"] | None, Query(description="json (GeoJSON) or csv")] = None,
 ) -> Response:
     only(request, "f")
-    if f not in (None, "json", "csv"):
-        raise InvalidParameter("f must be json or csv", parameter="f")
     criteria = stats.SiteCriteria(**body.model_dump())
     result = await answer(request, conn, stats.site_selection(catalog, criteria, access))
     if f == "csv":

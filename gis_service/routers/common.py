@@ -8,14 +8,12 @@ from fastapi import APIRouter, Query, Request, Response
 
 from gis_service import html, repository
 from gis_service.dependencies import CatalogDep, ConnDep, SettingsDep, output_format, reject_unknown
-from gis_service.errors import InvalidParameter
 from gis_service.maps.assets import STATIC_DIR, VENDOR, AssetsMissing
 from gis_service.maps.vendor import SWAGGER_UI
 from gis_service.responses import OPENAPI, FastJSON
 from gis_service.schemas import ogc
 
 router = APIRouter(tags=["Capabilities"])
-DOC_FORMATS = ("json", "html")
 DocFormat = Annotated[
     Literal["json", "html"] | None, Query(description="json or html (default: html for browsers, else json).")
 ]
@@ -25,12 +23,15 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def root_path(request: Request) -> str:
+    """The path the service is mounted under (``""`` at the root), without a trailing slash."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
 def json_or_html(request: Request, doc: dict[str, Any]) -> Response:
+    """The document as JSON or HTML; ``f`` was already checked by its :data:`DocFormat` parameter."""
     reject_unknown(request, {"f"})
-    f = request.query_params.get("f")
-    if f is not None and f not in DOC_FORMATS:
-        raise InvalidParameter("f must be json or html", parameter="f")
-    if output_format(request, f) == "html":
+    if output_format(request, request.query_params.get("f")) == "html":
         return html.response(html.document(doc))
     return FastJSON(doc)
 
@@ -42,8 +43,6 @@ async def landing(request: Request, settings: SettingsDep, f: DocFormat = None) 
         settings.api.title,
         "OGC API Features of former Binh Duong province: parks, transport, units, parcels.",
     )
-    doc["links"].append({"href": f"{base_url(request)}/edit", "rel": "alternate", "type": "text/html",
-                         "title": "Editor (Biên tập)"})  # fmt: skip
     return json_or_html(request, doc)
 
 
@@ -67,9 +66,7 @@ def api_page(root: str, title: str) -> str:
     static = f"{root}/static"
     vendored = f"{static}/{VENDOR}/{SWAGGER_UI.spec}"
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
-        + html.esc(title)
-        + '</title><meta name="viewport" content="width=device-width, initial-scale=1">'
+        html.head(title, lang="en")
         + f'<link rel="stylesheet" href="{html.esc(vendored)}/swagger-ui.css">'
         + f'<link rel="icon" type="image/png" href="{html.esc(vendored)}/favicon-32x32.png">'
         + f'</head><body><div id="swagger-ui" data-openapi-url="{html.esc(root)}/api"></div>'
@@ -83,7 +80,7 @@ async def api_docs(request: Request, settings: SettingsDep) -> Response:
     reject_unknown(request, set())
     if not (STATIC_DIR / VENDOR / SWAGGER_UI.spec / "swagger-ui-bundle.js").is_file():
         raise AssetsMissing("Swagger UI is not installed: run `gis-service map vendor` (make run does it)")
-    page = api_page(str(request.scope.get("root_path", "")).rstrip("/"), f"{settings.api.title} – API")
+    page = api_page(root_path(request), f"{settings.api.title} – API")
     # Swagger UI draws its icons from data: URIs in its stylesheet.
     return html.response(page, image_hosts=["data:"])
 

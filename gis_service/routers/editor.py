@@ -19,13 +19,12 @@ only it.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from gis_service import edits, html
+from gis_service import html
 from gis_service.auth.dependency import CurrentPrincipal
 from gis_service.catalog import Catalog, LayerSpec
 from gis_service.dependencies import CatalogDep, ConnDep, SettingsDep, reject_unknown
@@ -36,6 +35,7 @@ from gis_service.proposals import signed_in
 from gis_service.queries import edits as eq
 from gis_service.queries import proposals as pq
 from gis_service.responses import FastJSON
+from gis_service.routers.common import root_path
 from gis_service.settings import AuthSettings
 
 router = APIRouter(prefix="/edit", tags=["Editor"])
@@ -60,7 +60,7 @@ def field(spec: LayerSpec, name: str, required: set[str]) -> dict[str, Any]:
 def collection_form(spec: LayerSpec) -> dict[str, Any]:
     """What the page's form is generated from: the writable properties with their types, enums and whether
     the API requires them (the loader's required columns, ``source`` and ``geometry_quality``)."""
-    required = set(edits.required_properties(spec))
+    required = set(eq.required_properties(spec))
     names = [n for n in eq.writable_columns(spec) if n not in ("synthetic", "name_ascii")]
     names.sort(key=lambda n: (n not in required, n))
     return {
@@ -96,18 +96,9 @@ def page_config(catalog: Catalog, root: str, auth: AuthSettings) -> dict[str, An
 
 def issuer_origin(auth: AuthSettings) -> str | None:
     """The origin the page fetches the discovery document and exchanges the code at (the issuer's, by OIDC
-    Discovery; a token endpoint on another host would need its origin here too)."""
-    if not oidc_config(auth):
-        return None
-    parts = urlsplit(str(auth.oidc_issuer))
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
-
-
-def allow_connect(policy: str, origin: str | None) -> str:
-    """The page's policy with ``origin`` (and only it) added to ``connect-src``."""
-    if not origin:
-        return policy
-    return "; ".join(f"{d} {origin}" if d.startswith("connect-src ") else d for d in policy.split("; "))
+    Discovery; a token endpoint on another host would need its origin here too): ``connect-src`` gains it,
+    and only it."""
+    return html.origin(auth.oidc_issuer) if oidc_config(auth) else None
 
 
 def editor_page(root: str, title: str, config: dict[str, Any]) -> str:
@@ -115,9 +106,7 @@ def editor_page(root: str, title: str, config: dict[str, Any]) -> str:
     leaflet = f"{static}/{VENDOR}/{LEAFLET.spec}"
     geoman = f"{static}/{VENDOR}/{GEOMAN.spec}"
     return (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>'
-        + html.esc(title)
-        + '</title><meta name="viewport" content="width=device-width, initial-scale=1">'
+        html.head(title)
         + f'<link rel="stylesheet" href="{html.esc(leaflet)}/leaflet.css">'
         + f'<link rel="stylesheet" href="{html.esc(geoman)}/leaflet-geoman.css">'
         + f'<link rel="stylesheet" href="{html.esc(static)}/editor.css">'
@@ -139,14 +128,11 @@ def assets_present() -> None:
 async def editor(request: Request, catalog: CatalogDep, settings: SettingsDep) -> Response:
     reject_unknown(request, CALLBACK if oidc_config(settings.auth) else set())
     assets_present()
-    root = str(request.scope.get("root_path", "")).rstrip("/")
+    root = root_path(request)
     config = page_config(catalog, root, settings.auth)
     page = editor_page(root, f"{settings.api.title} – Biên tập / Editor", config)
     # Leaflet-Geoman draws its toolbar icons from data: URIs in its stylesheet.
-    answer = html.response(page, image_hosts=["data:"])
-    policy = answer.headers["Content-Security-Policy"]
-    answer.headers["Content-Security-Policy"] = allow_connect(policy, issuer_origin(settings.auth))
-    return answer
+    return html.response(page, image_hosts=["data:"], connect_hosts=[issuer_origin(settings.auth)])
 
 
 @router.get("/session", operation_id="getEditSession", summary="Who is signed in: roles and edit areas")
@@ -154,7 +140,7 @@ async def session(request: Request, conn: ConnDep, catalog: CatalogDep, principa
     reject_unknown(request, set())
     who = signed_in(principal)
     editable = [spec.id for spec in catalog if spec.editable]
-    roles = {c: who.role_for(c) for c in editable if who.role_for(c)}
+    roles = {c: role for c in editable if (role := who.role_for(c))}
     limited = [c for c in roles if c in who.grants and who.grants[c].area and not who.admin]
     areas = {}
     if limited and who.id is not None:

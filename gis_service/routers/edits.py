@@ -8,19 +8,20 @@ Extensions (not OGC): ``GET …/items/{id}/history``, ``GET /collections/{id}/ch
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from gis_service import edits, history
+from gis_service import edit_input, edits, history
 from gis_service.auth.dependency import CurrentPrincipal, ReadableCollection, authorize
 from gis_service.auth.principal import Action, Principal
 from gis_service.catalog import LayerSpec
-from gis_service.crs import SUPPORTED
+from gis_service.crs import SUPPORTED, ServiceCrs
 from gis_service.dependencies import CollectionDep, ConnDep, crs_query, plain_text_params
-from gis_service.errors import InvalidParameter, MethodNotAllowed, NotFound, PreconditionRequired
+from gis_service.errors import InvalidParameter, MethodNotAllowed, PreconditionRequired
 from gis_service.literals import datetime_value
 from gis_service.queries import edits as eq
 from gis_service.replicas import remember_write
@@ -37,14 +38,14 @@ PreferHeader = Annotated[str | None, Header(alias="Prefer", max_length=200, desc
 CrsHeader = Annotated[str | None, Header(alias="Content-Crs", max_length=200, description="CRS of the body.")]
 
 
-def allowed(request: Request, principal: Principal | None, spec: LayerSpec, item: bool) -> list[str]:
+def allowed(principal: Principal | None, spec: LayerSpec, item: bool) -> list[str]:
     """The methods this caller may use on the resource now (QGIS enables editing from them)."""
     writes = ["PUT", "PATCH", "DELETE"] if item else ["POST"]
     may_edit = spec.editable and principal is not None and principal.may(spec.id, Action.EDIT)
     return READ_METHODS + writes if may_edit else READ_METHODS
 
 
-def editable(request: Request, principal: Principal | None, spec: LayerSpec, action: Action, item: bool) -> None:
+def editable(request: Request, principal: Principal | None, spec: LayerSpec, action: Action) -> None:
     plain_text_params(request)  # a %00 in the id would reach SQL (reads refuse it where they take a connection)
     if not spec.editable:
         allow = ", ".join(READ_METHODS)
@@ -54,14 +55,18 @@ def editable(request: Request, principal: Principal | None, spec: LayerSpec, act
 
 def context(request: Request, principal: Principal | None, comment: str | None, prefer: str | None,
             if_match: str | None = None, spec: LayerSpec | None = None) -> edits.EditContext:  # fmt: skip
-    parsed = edits.IfMatch.parse(if_match)
+    parsed = edit_input.IfMatch.parse(if_match)
     if spec is not None and parsed is None and spec.precondition == "required":
         raise PreconditionRequired(f"{spec.id} takes changes only with If-Match (GET the feature for its ETag)",
                                    parameter="If-Match")  # fmt: skip
     assert principal is not None  # authorize() let no anonymous writer through
     representation = "return=representation" in (prefer or "").replace(" ", "")
-    client = (request.headers.get("user-agent") or "")[:200] or None
-    return edits.EditContext(principal, utf8_header(comment), client, representation, parsed)
+    return edits.EditContext(principal, utf8_header(comment), client(request), representation, parsed)
+
+
+def client(request: Request) -> str | None:
+    """The change set's client: the User-Agent, cut to 200 characters."""
+    return (request.headers.get("user-agent") or "")[:200] or None
 
 
 def utf8_header(value: str | None) -> str | None:
@@ -92,16 +97,19 @@ async def written(request: Request, spec: LayerSpec, result: edits.Written, ctx:
     return response
 
 
-async def feature_body(request: Request, spec: LayerSpec, crs: str | None, key: Any = None, patch: bool = False) -> Any:
-    """The body, parsed; a feature (POST, PUT) checked as the loader checks, under the id it is written as."""
-    edits.media_type(request.headers.get("content-type"), (edits.MERGE_PATCH,) if patch else edits.FEATURE_TYPES)
-    document = edits.json_body(await request.body())
-    if patch:
-        return document
-    return await run_in_threadpool(edits.checked_feature, spec, document, content_crs(crs), key)
+async def json_document(request: Request, accepted: tuple[str, ...]) -> dict[str, Any]:
+    """The body: one of the ``accepted`` media types, a JSON object nested no deeper than the bound."""
+    edit_input.media_type(request.headers.get("content-type"), accepted)
+    return edit_input.json_body(await request.body())
 
 
-def content_crs(header: str | None) -> Any:
+async def feature_body(request: Request, spec: LayerSpec, crs: str | None, key: Any = None) -> edit_input.Candidate:
+    """The feature of a POST or PUT, checked as the loader checks, under the id it is written as."""
+    document = await json_document(request, edit_input.FEATURE_TYPES)
+    return await run_in_threadpool(edit_input.checked_feature, spec, document, content_crs(crs), key)
+
+
+def content_crs(header: str | None) -> ServiceCrs:
     """A CRS URI the service supports, in angle brackets (Part 2) or bare (QGIS); CRS84 when absent."""
     if header is None:
         return crs_query(None)
@@ -116,14 +124,14 @@ def content_crs(header: str | None) -> Any:
 
 @router.options(ITEMS, operation_id="optionsFeatures", summary="Methods allowed on the items")
 async def options_items(request: Request, spec: ReadableCollection, principal: CurrentPrincipal) -> Response:
-    headers = {"Allow": ", ".join(allowed(request, principal, spec, False)), "Accept-Post": "application/geo+json"}
+    headers = {"Allow": ", ".join(allowed(principal, spec, False)), "Accept-Post": "application/geo+json"}
     return Response(status_code=200, headers=headers)
 
 
 @router.options(ITEM, operation_id="optionsFeature", summary="Methods allowed on a feature (known or not)")
 async def options_item(request: Request, spec: ReadableCollection, principal: CurrentPrincipal,
                        featureId: FeatureIdPath) -> Response:  # fmt: skip
-    headers = {"Allow": ", ".join(allowed(request, principal, spec, True)), "Accept-Patch": edits.MERGE_PATCH}
+    headers = {"Allow": ", ".join(allowed(principal, spec, True)), "Accept-Patch": edit_input.MERGE_PATCH}
     return Response(status_code=200, headers=headers)
 
 
@@ -132,46 +140,57 @@ async def create(request: Request, spec: CollectionDep, principal: CurrentPrinci
                  prefer: PreferHeader = None, crs: CrsHeader = None,
                  idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
                  ) -> Response:  # fmt: skip
-    editable(request, principal, spec, Action.EDIT, False)
-    candidate = await feature_body(request, spec, crs, key=eq.new_code(spec) if spec.id_column != "id" else None)
+    editable(request, principal, spec, Action.EDIT)
+    candidate = await feature_body(request, spec, crs, key=eq.new_code(spec))
     ctx = context(request, principal, comment, prefer)
     result = await edits.create(request.app.state.engine, spec, ctx, candidate, idempotency_key)
     return await written(request, spec, result, ctx, created=True, warnings=candidate.warnings)
 
 
+@dataclass(frozen=True)
+class ItemChange:
+    """A PUT or PATCH of one feature with its writer allowed and its headers read (the body not yet)."""
+
+    spec: LayerSpec
+    feature_id: str
+    ctx: edits.EditContext
+    crs: str | None
+
+
+async def item_change(request: Request, featureId: FeatureIdPath, spec: CollectionDep, principal: CurrentPrincipal,
+                      comment: CommentHeader = None, prefer: PreferHeader = None, crs: CrsHeader = None,
+                      if_match: IfMatchHeader = None) -> ItemChange:  # fmt: skip
+    editable(request, principal, spec, Action.EDIT)
+    return ItemChange(spec, featureId, context(request, principal, comment, prefer, if_match, spec), crs)
+
+
+ItemChangeDep = Annotated[ItemChange, Depends(item_change)]
+
+
 @router.put(ITEM, operation_id="replaceFeature", summary="Replace a feature (Part 4)")
-async def replace(request: Request, spec: CollectionDep, principal: CurrentPrincipal, featureId: FeatureIdPath,
-                  comment: CommentHeader = None, prefer: PreferHeader = None, crs: CrsHeader = None,
-                  if_match: IfMatchHeader = None) -> Response:  # fmt: skip
-    editable(request, principal, spec, Action.EDIT, True)
-    ctx = context(request, principal, comment, prefer, if_match, spec)
-    candidate = await feature_body(request, spec, crs, key=featureId)
-    result = await edits.replace(request.app.state.engine, spec, ctx, spec.feature_id(featureId), candidate)
+async def replace(request: Request, change: ItemChangeDep) -> Response:
+    spec, ctx = change.spec, change.ctx
+    candidate = await feature_body(request, spec, change.crs, key=change.feature_id)
+    result = await edits.replace(request.app.state.engine, spec, ctx, spec.feature_id(change.feature_id), candidate)
     return await written(request, spec, result, ctx, warnings=candidate.warnings)
 
 
 @router.patch(ITEM, operation_id="updateFeature", summary="Update a feature with a JSON Merge Patch (Part 4)")
-async def update(request: Request, spec: CollectionDep, principal: CurrentPrincipal, featureId: FeatureIdPath,
-                 comment: CommentHeader = None, prefer: PreferHeader = None, crs: CrsHeader = None,
-                 if_match: IfMatchHeader = None) -> Response:  # fmt: skip
-    editable(request, principal, spec, Action.EDIT, True)
-    ctx = context(request, principal, comment, prefer, if_match, spec)
-    document = await feature_body(request, spec, crs, patch=True)
-    key = spec.feature_id(featureId)
-    target_crs = content_crs(crs)
+async def update(request: Request, change: ItemChangeDep) -> Response:
+    spec, ctx = change.spec, change.ctx
+    document = await json_document(request, (edit_input.MERGE_PATCH,))
+    key = spec.feature_id(change.feature_id)
+    target_crs = content_crs(change.crs)
     if target_crs.srid != 4326 or target_crs.lat_first:  # the merge happens on the stored CRS84 feature
-        document = await run_in_threadpool(history.patch_to_crs84, document, target_crs)
-    result, candidate = await edits.patch(
-        request.app.state.engine, spec, ctx, key, document,
-        lambda merged: edits.checked_feature(spec, merged, crs_query(None), key),
-    )  # fmt: skip
+        document = await run_in_threadpool(edit_input.patch_to_crs84, spec, document, target_crs)
+    result, candidate = await edits.patch(request.app.state.engine, spec, ctx, key, document)
     return await written(request, spec, result, ctx, warnings=candidate.warnings)
 
 
 @router.delete(ITEM, operation_id="deleteFeature", summary="Delete a feature (Part 4)", status_code=204)
 async def delete(request: Request, spec: CollectionDep, principal: CurrentPrincipal, featureId: FeatureIdPath,
                  comment: CommentHeader = None, if_match: IfMatchHeader = None) -> Response:  # fmt: skip
-    editable(request, principal, spec, Action.EDIT, True)
+    editable(request, principal, spec, Action.EDIT)
     ctx = context(request, principal, comment, None, if_match, spec)
     await edits.delete(request.app.state.engine, spec, ctx, spec.feature_id(featureId))
     response = Response(status_code=204)
@@ -206,9 +225,8 @@ async def changes(
 async def revert(request: Request, spec: CollectionDep, principal: CurrentPrincipal, featureId: FeatureIdPath,
                  version: Annotated[int, Query(ge=1, description="The version to restore.")],
                  comment: CommentHeader = None) -> Response:  # fmt: skip
-    if not spec.editable:  # no history to revert to: the resource does not exist (as for …/history)
-        raise NotFound(f"{spec.id} keeps no history: it is not editable", parameter="collectionId")
-    editable(request, principal, spec, Action.CURATE, True)
+    history.kept(spec)  # no history to revert to: the resource does not exist (as for …/history)
+    editable(request, principal, spec, Action.CURATE)
     ctx = context(request, principal, comment or f"revert to version {version}", None)
     result = await history.revert(request.app.state.engine, spec, ctx, featureId, version)
     return await written(request, spec, result, ctx)

@@ -83,25 +83,26 @@ async def collection(request: Request, conn: ConnDep, spec: ReadableCollection, 
     return json_or_html(request, ogc.collection(base_url(request), spec, extent.bbox, extent.interval))
 
 
+def json_schema(request: Request, document: dict[str, Any], media_type: str = "application/schema+json") -> Response:
+    """A JSON Schema whatever ``f`` asks for, but ``f`` must still be a format, and the only parameter."""
+    reject_unknown(request, {"f"})
+    output_format(request, request.query_params.get("f"))
+    return FastJSON(document, media_type=media_type)
+
+
 @router.get("/collections/{collectionId}/queryables", operation_id="getQueryables", summary="Queryables (JSON Schema)")
 async def queryables(request: Request, spec: ReadableCollection) -> Response:
-    reject_unknown(request, {"f"})
-    output_format(request, request.query_params.get("f"))  # a JSON Schema whatever f, but f must be a format
-    return FastJSON(ogc.queryables(base_url(request), spec), media_type="application/schema+json")
+    return json_schema(request, ogc.queryables(base_url(request), spec))
 
 
 @router.get("/collections/{collectionId}/sortables", operation_id="getSortables", summary="Sortables (JSON Schema)")
 async def sortables(request: Request, spec: ReadableCollection) -> Response:
-    reject_unknown(request, {"f"})
-    output_format(request, request.query_params.get("f"))
-    return FastJSON(ogc.queryables(base_url(request), spec, "sortables"), media_type="application/schema+json")
+    return json_schema(request, ogc.queryables(base_url(request), spec, "sortables"))
 
 
 @router.get("/collections/{collectionId}/schema", operation_id="getSchema", summary="Feature schema (Part 5)")
 async def schema(request: Request, spec: ReadableCollection) -> Response:
-    reject_unknown(request, {"f"})
-    output_format(request, request.query_params.get("f"))
-    return FastJSON(feature_schema(base_url(request), spec), media_type=SCHEMA_MEDIA_TYPE)
+    return json_schema(request, feature_schema(base_url(request), spec), SCHEMA_MEDIA_TYPE)
 
 
 @router.get(
@@ -172,16 +173,18 @@ async def item(
     out = crs_query(crs)
     query = ItemsQuery(out_srid=out.srid, lat_first=out.lat_first)
     headers = {"Content-Crs": content_crs(query)}
+    feature_id = spec.feature_id(featureId)
     if spec.editable:  # a strong ETag from the row's version, the same for every encoding (Part 4)
-        text, version = await edits.item_with_version(conn, spec, spec.feature_id(featureId), query)
+        text, version = await edits.item_with_version(conn, spec, feature_id, query)
         headers["ETag"] = edits.etag(version)
     else:
-        text = await repository.item(conn, spec, spec.feature_id(featureId), query)
+        text = await repository.item(conn, spec, feature_id, query)
     if output_format(request, f) == "html":
         feature = orjson.loads(text)
         timeline = html.timeline(await history.versions(conn, spec, featureId)) if spec.editable else ""
         page = html.response(html.features_table(f"{spec.title}: {featureId}", [feature], [], 1, timeline))
-        page.headers.update({k: v for k, v in headers.items() if k == "ETag"})
+        if "ETag" in headers:
+            page.headers["ETag"] = headers["ETag"]
         return page
     href = f"{base_url(request)}/collections/{spec.id}"
     links = [ogc.link(str(request.url), "self", GEOJSON), ogc.link(href, "collection", "application/json")]

@@ -24,6 +24,7 @@ from gis_service.maps.assets import STATIC_DIR, Assets
 from gis_service.maps.build import build_map, render
 from gis_service.maps.data import PLANNING_LAYERS, UNIT_SETS, YEAR_RANGE, MapRequest, fetch_async
 from gis_service.responses import etag_for, not_modified
+from gis_service.routers.common import root_path
 
 router = APIRouter(prefix="/maps", tags=["Maps"])
 # Ranges and choices are documented here and checked by the page (a bad value gets an HTML error page).
@@ -51,10 +52,9 @@ async def map_page(
     request: Request, conn: ConnDep, catalog: CatalogDep, map_request: MapRequest, title: str
 ) -> Response:
     settings = request.app.state.settings
-    root = request.scope.get("root_path", "")
-    options = pages.map_options(
-        settings, Assets.served(root), title=title, rasters=pages.raster_overlays(settings, root), root=root
-    )
+    root = root_path(request)
+    rasters = pages.raster_overlays(settings, root, request.app.state.rasters)
+    options = pages.map_options(settings, Assets.served(root), title=title, rasters=rasters, root=root)
     options.assets.check()
     versions = await repository.layer_versions(conn)
     etag = etag_for(request.url.path, sorted(versions.items()), map_request, options, code_version())
@@ -62,7 +62,7 @@ async def map_page(
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": html.PAGE_CACHE})
     data = await fetch_async(conn, catalog, map_request)
     body = await run_in_threadpool(lambda: render(build_map(data, options)))
-    response = html.response(body, image_hosts=(pages.origin(options.osm_url),))
+    response = html.response(body, image_hosts=(html.origin(options.osm_url),))
     response.headers["ETag"] = etag
     return response
 

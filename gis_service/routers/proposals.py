@@ -12,11 +12,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from gis_service import edits, proposals
+from gis_service import proposals
 from gis_service.auth.dependency import CurrentPrincipal
 from gis_service.dependencies import CatalogDep, ConnDep, reject_unknown
 from gis_service.responses import FastJSON
 from gis_service.routers.common import base_url
+from gis_service.routers.edits import client, json_document
 
 router = APIRouter(prefix="/proposals", tags=["Proposals"])
 ProposalId = Annotated[int, Path(ge=1, le=2**62, description="The proposal's number.")]
@@ -26,22 +27,13 @@ Status = Annotated[
 JSON_TYPES = ("application/json",)
 
 
-def client(request: Request) -> str | None:
-    return (request.headers.get("user-agent") or "")[:200] or None
-
-
-async def json_document(request: Request) -> dict[str, object]:
-    edits.media_type(request.headers.get("content-type"), JSON_TYPES)
-    return edits.json_body(await request.body())
-
-
 @router.post("", operation_id="createProposal", summary="Propose a set of feature changes for review",
              status_code=201)  # fmt: skip
 async def create(request: Request, catalog: CatalogDep, principal: CurrentPrincipal) -> Response:
     """Body: ``{"title", "comment", "changes": [{"collection", "op": "create"|"update"|"delete", "id",
     "baseVersion", "feature"}]}``; ``baseVersion`` is the number of the ETag the change is based on."""
     who = proposals.signed_in(principal)
-    document = await json_document(request)
+    document = await json_document(request, JSON_TYPES)
     title, comment, changes = await run_in_threadpool(proposals.parse, catalog, who, document)
     proposal_id = await proposals.create(request.app.state.engine, who, title, comment, changes)
     location = f"{base_url(request)}/proposals/{proposal_id}"
@@ -75,5 +67,5 @@ async def approve(request: Request, catalog: CatalogDep, principal: CurrentPrinc
 async def reject(request: Request, principal: CurrentPrincipal, proposalId: ProposalId) -> Response:
     """Body: ``{"reason": "…"}`` (required)."""
     who = proposals.signed_in(principal)
-    reason = proposals.reason(await json_document(request))
+    reason = proposals.reason(await json_document(request, JSON_TYPES))
     return FastJSON(await proposals.reject(request.app.state.engine, who, proposalId, reason))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gis_service.responses import CSV, GEOJSON, GEOJSONSEQ, GPKG, HTML, JSON, MVT
+from gis_service.schemas.problem import header
 
 SCHEMA_JSON = "application/schema+json"
 PROTOBUF = "application/x-protobuf"
@@ -138,10 +139,10 @@ PAGE = ("ETag", "Cache-Control", "Content-Security-Policy")
 
 def headers(names: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
     """Response headers; ``required``: those sent on every answer of that status."""
-    out = {}
+    out: dict[str, Any] = {}
     for name in names:
         description, schema = HEADERS[name]
-        out[name] = {"description": description, "required": name in required, "schema": schema}
+        out |= header(name, description, schema, required=name in required)
     return out
 
 

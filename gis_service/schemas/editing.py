@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gis_service.responses import GEOJSON, JSON
+from gis_service.schemas.answers import ref
 
 MERGE_PATCH = "application/merge-patch+json"
 #: Operations that change features: credentials required, the editable collections only.
@@ -23,12 +24,12 @@ NUMBER = {"type": "number"}
 POSITION = {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 3}
 
 
-def _positions(minimum: int) -> dict[str, Any]:
-    return {"type": "array", "items": POSITION, "minItems": minimum}
-
-
 def _array(items: dict[str, Any], minimum: int = 1) -> dict[str, Any]:
     return {"type": "array", "items": items, "minItems": minimum}
+
+
+def _positions(minimum: int) -> dict[str, Any]:
+    return _array(POSITION, minimum)
 
 
 def _geometry(kind: str, coordinates: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +63,12 @@ GEOMETRY_COLLECTION = {
 #: A property's value: a scalar, or for a further geometry of the collection (the ``footprint`` of parks and
 #: clusters) a GeoJSON Polygon or MultiPolygon.
 PROPERTY_VALUE = {"anyOf": [{"type": "string", "nullable": True}, NUMBER, {"type": "boolean"}, *SIMPLE_GEOMETRIES[4:]]}
+#: The members a feature and a patch of one have in common.
+FEATURE_MEMBERS = {
+    "type": {"type": "string", "enum": ["Feature"]},
+    "id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+    "geometry": ref("GeometryInput"),
+}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "GeometryInput": {
@@ -78,9 +85,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "is a GeoJSON Polygon or MultiPolygon among the properties.",
         "required": ["type", "geometry", "properties"],
         "properties": {
-            "type": {"type": "string", "enum": ["Feature"]},
-            "id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-            "geometry": {"$ref": "#/components/schemas/GeometryInput"},
+            **FEATURE_MEMBERS,
             "properties": {"type": "object", "nullable": True, "additionalProperties": PROPERTY_VALUE},
         },
         "additionalProperties": True,
@@ -90,19 +95,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "description": "A JSON Merge Patch (RFC 7396) of the feature as `GET` returns it: members replace, "
         "`null` removes a property. The result must be a feature the collection takes; `id` and the id "
         "property cannot change (400).",
-        "properties": {
-            "type": {"type": "string", "enum": ["Feature"]},
-            "id": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-            "geometry": {"$ref": "#/components/schemas/GeometryInput"},
-            "properties": {"type": "object", "additionalProperties": PROPERTY_VALUE},
-        },
+        "properties": {**FEATURE_MEMBERS, "properties": {"type": "object", "additionalProperties": PROPERTY_VALUE}},
         "additionalProperties": True,
     },
 }
 
 
 def _body(description: str, media: dict[str, str]) -> dict[str, Any]:
-    content = {name: {"schema": {"$ref": f"#/components/schemas/{schema}"}} for name, schema in media.items()}
+    content = {name: {"schema": ref(schema)} for name, schema in media.items()}
     return {"required": True, "description": description, "content": content}
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gis_service.catalog import LayerSpec
-from gis_service.edits import required_properties
-from gis_service.queries.edits import extra_geometries, writable_columns
+from gis_service.queries.edits import extra_geometries, required_properties, writable_columns
 from gis_service.schemas.ogc import JSON_SCHEMA_TYPES
 
 SCHEMA_MEDIA_TYPE = "application/schema+json"

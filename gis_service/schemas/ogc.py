@@ -100,6 +100,7 @@ def landing(base: str, title: str, description: str) -> dict[str, Any]:
             ),
             link(f"{base}/health", "status", JSON, "Service health"),
             link(f"{base}/maps", "alternate", HTML, "Maps"),
+            link(f"{base}/edit", "alternate", HTML, "Editor (Biên tập)"),
         ],
     }
 

@@ -66,37 +66,32 @@ ERRORS: dict[int, tuple[str, str]] = {
         "(analyses, raster statistics, map pages) is full or its wait ran out. `Retry-After` says when to try again.",
     ),
 }
-ALLOW_HEADER = {
-    "Allow": {
-        "description": "The methods this path answers.",
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
 
-RETRY_AFTER_HEADER = {
-    "Retry-After": {
-        "description": "Seconds after which a retry is likely to work: sent when the pool or the admission queue "
-        "was full, or the database could not be reached (not after a statement timeout).",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 0},
-    }
+
+def header(name: str, description: str, schema: dict[str, Any], *, required: bool) -> dict[str, Any]:
+    """One entry of a response's ``headers``."""
+    return {name: {"description": description, "required": required, "schema": schema}}
+
+
+TEXT = {"type": "string"}
+#: The headers of an error answer, by status.
+HEADERS = {
+    401: header(
+        "WWW-Authenticate",
+        "The schemes to answer with: Bearer (API key or OIDC token) and Basic (key as password).",
+        TEXT,
+        required=True,
+    ),
+    405: header("Allow", "The methods this path answers.", TEXT, required=True),
+    412: header("ETag", "The feature's current version, when it still exists.", TEXT, required=False),
+    503: header(
+        "Retry-After",
+        "Seconds after which a retry is likely to work: sent when the pool or the admission queue was full, or "
+        "the database could not be reached (not after a statement timeout).",
+        {"type": "integer", "minimum": 0},
+        required=False,
+    ),
 }
-CHALLENGE_HEADER = {
-    "WWW-Authenticate": {
-        "description": "The schemes to answer with: Bearer (API key or OIDC token) and Basic (key as password).",
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
-CURRENT_ETAG_HEADER = {
-    "ETag": {
-        "description": "The feature's current version, when it still exists.",
-        "required": False,
-        "schema": {"type": "string"},
-    }
-}
-HEADERS = {401: CHALLENGE_HEADER, 405: ALLOW_HEADER, 412: CURRENT_ETAG_HEADER, 503: RETRY_AFTER_HEADER}
 
 
 def problem_content() -> dict[str, Any]:

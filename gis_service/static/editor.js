@@ -49,6 +49,8 @@
   };
   let lang = "vi";
   const t = (key) => TEXT[lang][key] || key;
+  /** Roles that review proposals and may revert: curator and above (gis_service.auth.principal). */
+  const CURATING = ["curator", "layer-admin", "admin"];
   const state = { key: null, session: null, spec: null, layer: null, selected: null, basket: [], asOf: null };
 
   // ---- DOM helpers: text only ------------------------------------------------------------------------
@@ -75,6 +77,7 @@
     box.hidden = !text;
   }
   const shown = (value) => (value === null || value === undefined || value === "" ? t("empty") : String(value));
+  const asText = (value) => (value === null || value === undefined ? "" : String(value));
 
   // ---- the API --------------------------------------------------------------------------------------
   /** UTF-8 bytes as a header value (fetch sends code points below 256 as single bytes). */
@@ -97,6 +100,8 @@
   }
   const itemsPath = (c) => "/collections/" + encodeURIComponent(c) + "/items";
   const itemPath = (c, id) => itemsPath(c) + "/" + encodeURIComponent(id);
+  /** A feature of the chosen layer as GET returns it now (its ETag in the headers). */
+  const getFeature = (id) => api("GET", itemPath(state.spec.id, id), { headers: { Accept: "application/geo+json" } });
   const etagVersion = (etag) => parseInt(String(etag || "").replace(/[^0-9]/g, ""), 10) || null;
   function problemText(res) {
     const p = res.data || {};
@@ -107,7 +112,7 @@
   function build() {
     const app = $("editor-app");
     app.append(
-      el("button", { class: "lang", id: "lang", type: "button", on: { click: toggleLanguage } }, t("lang")),
+      el("button", { class: "lang", id: "lang", type: "button", i18n: "lang", on: { click: toggleLanguage } }),
       el("h1", { i18n: "title" }),
       el("section", { id: "signin-panel" },
         el("h2", { i18n: "signin" }),
@@ -116,7 +121,7 @@
         CONFIG.oidc ? el("p", { class: "muted", i18n: "or" }) : null,
         el("label", { for: "key", i18n: "key" }),
         el("input", { id: "key", type: "password", autocomplete: "off" }),
-        el("button", { id: "signin-key", type: "button", on: { click: signInWithKey } }, t("signinKey")),
+        el("button", { id: "signin-key", type: "button", i18n: "signinKey", on: { click: signInWithKey } }),
       ),
       el("section", { id: "session-panel", hidden: "" },
         el("p", {}, el("span", { i18n: "signedAs" }), el("strong", { id: "who" })),
@@ -186,8 +191,6 @@
     lang = lang === "vi" ? "en" : "vi";
     document.documentElement.lang = lang;
     for (const node of document.querySelectorAll("[data-i18n]")) { node.textContent = t(node.dataset.i18n); }
-    $("lang").textContent = t("lang");
-    $("signin-key").textContent = t("signinKey");
   }
 
   // ---- the map -------------------------------------------------------------------------------------
@@ -297,13 +300,13 @@
       const allow = (res.headers.get("Allow") || "").split(/\s*,\s*/);
       if (allow.includes("POST")) { select.append(el("option", { value: spec.id }, spec.title)); }
     }
-    const curates = Object.values(session.roles).some((r) => ["curator", "layer-admin", "admin"].includes(r));
+    const curates = Object.values(session.roles).some((r) => CURATING.includes(r));
     show("review-panel", curates);
     if (curates) { await loadProposals(); }
     document.documentElement.dataset.editorSignedIn = session.name;
   }
 
-  const curator = () => ["curator", "layer-admin", "admin"].includes((state.session.roles || {})[state.spec.id]);
+  const curator = () => CURATING.includes((state.session.roles || {})[state.spec.id]);
 
   // ---- a layer -------------------------------------------------------------------------------------
   async function pickLayer() {
@@ -363,7 +366,7 @@
   async function select(member) {
     deselect();
     const id = member.feature.id;
-    const res = await api("GET", itemPath(state.spec.id, id), { headers: { Accept: "application/geo+json" } });
+    const res = await getFeature(id);
     if (res.status !== 200) { say(problemText(res), true); return; }
     state.selected = { layer: member, id: String(id), etag: res.headers.get("ETag"), feature: res.data, drawn: false };
     for (const name of state.spec.extraGeometries) {
@@ -401,14 +404,14 @@
         if (value !== null && value !== undefined && !field.enum.includes(value)) {
           input.append(el("option", { value: String(value) }, String(value)));
         }
-        input.value = value === null || value === undefined ? "" : String(value);
+        input.value = asText(value);
       } else if (field.type === "boolean") {
         input = el("input", { id: inputId, name: field.name, type: "checkbox" });
         input.checked = value === true;
       } else {
         const type = field.type === "integer" || field.type === "number" ? "number" : "text";
         input = el("input", { id: inputId, name: field.name, type, step: field.type === "number" ? "any" : null });
-        input.value = value === null || value === undefined ? "" : String(value);
+        input.value = asText(value);
       }
       form.append(
         el("label", { for: inputId }, field.title, field.required ? el("span", { class: "req" }, "*") : null),
@@ -564,7 +567,7 @@
   // ---- the conflict view: theirs beside yours, the properties that differ ----------------------------
   async function showConflict(mine) {
     const sel = state.selected;
-    const res = await api("GET", itemPath(state.spec.id, sel.id), { headers: { Accept: "application/geo+json" } });
+    const res = await getFeature(sel.id);
     if (res.status !== 200) { return say(problemText(res), true); }
     sel.theirs = res.data;
     sel.theirEtag = res.headers.get("ETag");
