@@ -6,6 +6,7 @@ Registered as a plugin by ``tests/conftest.py``; the parcels are removed again a
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import shutil
@@ -129,6 +130,15 @@ def area_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def basic(user: str, password: str) -> dict[str, str]:
+    """HTTP Basic with the key as the password: the one scheme QGIS 3.22 and GDAL can send."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def auth(who: Account) -> dict[str, str]:
+    return basic(who.name, who.key)
+
+
 def account(admin: Admin, name: str, *grants: tuple[str, str], **key_options: Any) -> Account:
     """A new account with ``(collection, role)`` grants and one key."""
     name = unique(name)
@@ -154,6 +164,25 @@ def access_client(access_settings: Settings, bundled: Engine, parcel_ids: dict[s
 def app_dsn(settings: Settings) -> str:
     """The libpq URL of the app role (what the API connects as)."""
     return settings.request_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def drop_login(admin: Admin, role: str) -> None:
+    """Login roles are cluster-wide: the tests remove theirs (the CLI only ever disables them)."""
+    with admin.engine.begin() as conn:
+        conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+
+
+@pytest.fixture(scope="module")
+def qgis_login(admin: Admin, area_file: Path) -> Iterator[tuple[dbroles.Login, str]]:
+    """(login, account name): a person who edits PostGIS directly (QGIS 3.22) under their own login role,
+    an editor of the protected layer inside the edit area."""
+    name = unique("qgis")
+    admin.add_user(name)
+    result = admin.set_grant(name, PROTECTED, "editor", area=area_file, db_login=True)
+    assert result.login is not None
+    yield result.login, name
+    admin.disable_user(name)
+    drop_login(admin, result.login.role)
 
 
 @pytest.fixture

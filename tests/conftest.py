@@ -16,8 +16,9 @@ from gis_service.db import sync_engine
 from gis_service.settings import PROJECT_ROOT, Settings, load_settings
 
 TEST_ENV = PROJECT_ROOT / ".data" / "test.env"
-#: Fixtures of the access tests (non-public catalogue, accounts, app-role connections).
-pytest_plugins = ["tests.accessdata"]
+#: Fixtures of the access tests (non-public catalogue, accounts, app-role connections), of the editing tests
+#: (the app, bodies, clean-up) and of the browser tests (Chromium).
+pytest_plugins = ["tests.accessdata", "tests.editdata", "tests.chromium"]
 
 
 def _test_database_url() -> str:
@@ -78,6 +79,17 @@ def client(migrated: Settings, bundled: Engine) -> Iterator[TestClient]:
 
     with TestClient(create_app(migrated)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def vendored() -> Path:
+    """Leaflet, its plugins and the editor's and API page's packages in static/vendor (fetched from npm,
+    pinned, when missing)."""
+    from gis_service.maps import vendor
+    from gis_service.maps.assets import STATIC_DIR, VENDOR
+
+    vendor.vendor()
+    return STATIC_DIR / VENDOR
 
 
 def scalar(engine: Engine, sql: str, **params: object) -> object:

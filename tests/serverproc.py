@@ -46,8 +46,8 @@ def get_json(url: str, timeout: float = 10.0) -> tuple[int, str, Any]:
         return exc.code, exc.headers.get("Content-Type", ""), json.loads(body) if body else None
 
 
-def _health(url: str) -> str | None:
-    """None when /health answers 200, else what it answered (or why it did not)."""
+def _answer(url: str) -> str | None:
+    """None when ``url`` answers 200, else what it answered (or why it did not)."""
     try:
         status, _, body = get_json(url, timeout=2.0)
     except (OSError, ValueError) as exc:
@@ -55,20 +55,17 @@ def _health(url: str) -> str | None:
     return None if status == 200 else f"{status} {body}"
 
 
-def _wait_until_healthy(process: subprocess.Popen[bytes], base: str, log_path: str, timeout: float) -> None:
+def _wait_until_answering(process: subprocess.Popen[bytes], url: str, log_path: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{_read(log_path)}", pytrace=False)
-        last = _health(f"{base}/health") or ""
+            pytest.fail(f"the process for {url} exited with {process.returncode}:\n{_read(log_path)}", pytrace=False)
+        last = _answer(url) or ""
         if not last:
             return
         time.sleep(0.2)
-    pytest.fail(
-        f"server did not answer {base}/health with 200 within {timeout:.0f} s (last: {last}):\n{_read(log_path)}",
-        pytrace=False,
-    )
+    pytest.fail(f"{url} did not answer 200 within {timeout:.0f} s (last: {last}):\n{_read(log_path)}", pytrace=False)
 
 
 def _read(path: str) -> str:
@@ -114,6 +111,24 @@ def serve_command(port: int, workers: int) -> list[str]:
 
 
 @contextmanager
+def answering_process(
+    command: list[str], ready_url: str, env: dict[str, str], timeout: float = START_TIMEOUT_S
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Run ``command`` with the whole environment ``env``; yield (the process, its log file) once ``ready_url``
+    answers 200, stop it afterwards. Its output goes to the file (a pipe nobody reads would block it), shown
+    when it fails to start."""
+    with tempfile.NamedTemporaryFile("wb", prefix="gis-process-", suffix=".log", delete=False) as log:
+        log_path = log.name
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_answering(process, ready_url, log_path, timeout)
+        yield process, log_path
+    finally:
+        _stop(process)
+        os.unlink(log_path)
+
+
+@contextmanager
 def server_process(
     dsn: str,
     *,
@@ -124,21 +139,13 @@ def server_process(
     """Run the service (``command(port)``, by default one uvicorn process) on a free port against ``dsn`` with
     ``env`` added to this environment; yield it once /health answers 200, stop it afterwards.
 
-    The server's output goes to a file (a pipe nobody reads would block it), shown when it fails to start.
     ``GIS_LAYERS_DIR`` and the rest of the environment are passed through unchanged.
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     full_env = {**os.environ, **(env or {}), "GIS_DATABASE_URL": dsn}
-    with tempfile.NamedTemporaryFile("wb", prefix="gis-server-", suffix=".log", delete=False) as log:
-        log_path = log.name
-        process = subprocess.Popen(command(port), cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_healthy(process, base, log_path, timeout)
+    with answering_process(command(port), f"{base}/health", full_env, timeout) as (process, log_path):
         yield ServerProcess(base, process, log_path)
-    finally:
-        _stop(process)
-        os.unlink(log_path)
 
 
 @contextmanager
@@ -146,3 +153,21 @@ def running_server(dsn: str, *, timeout: float = START_TIMEOUT_S) -> Iterator[st
     """Run ``uvicorn gis_service.main:create_app --factory`` on a free port against ``dsn``; yield its base URL."""
     with server_process(dsn, timeout=timeout) as server:
         yield server.base
+
+
+def oidc_mock_command(port: int) -> list[str]:
+    """``oidc-provider-mock`` as it comes: offline, any client id, users and claims set over HTTP."""
+    return [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]
+
+
+@contextmanager
+def oidc_provider(command: Callable[[int], list[str]] = oidc_mock_command) -> Iterator[str]:
+    """An OpenID provider (``command(port)``) on a free port; yield its issuer URL once discovery answers.
+
+    A process, not the mock library's thread: its authlib warns of deprecations, which are errors in this one.
+    """
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1", "PYTHONWARNINGS": "ignore"}
+    with answering_process(command(port), f"{issuer}/.well-known/openid-configuration", env):
+        yield issuer

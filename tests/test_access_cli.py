@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from typer.testing import CliRunner
 
 from gis_service.cli import app
 from gis_service.settings import Settings
-from tests.accessdata import PROTECTED, unique
+from tests.accessdata import PROTECTED, basic, unique
 
 ITEMS = f"/collections/{PROTECTED}/items?limit=1"
 
@@ -26,10 +25,6 @@ def run(cli: CliRunner, *args: str, code: int = 0) -> str:
     result = cli.invoke(app, list(args))
     assert result.exit_code == code, (args, result.stdout, result.stderr)
     return result.stdout + result.stderr
-
-
-def basic(user: str, key: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode()}
 
 
 def test_a_key_is_shown_once_works_as_basic_password_and_stops_when_revoked(

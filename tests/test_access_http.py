@@ -5,7 +5,6 @@ tile of it ever reaching someone with less access.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
-from tests.accessdata import ADMIN_CODE, PARCELS, PROTECTED, Account, account, unique
+from tests.accessdata import ADMIN_CODE, PARCELS, PROTECTED, Account, account, basic, unique
 
 TILE = morecantile.tms.get("WebMercatorQuad").tile(106.625, 10.975, 14)
 XYZ = f"/tiles/{PROTECTED}/{TILE.z}/{TILE.x}/{TILE.y}.pbf"
@@ -38,10 +37,6 @@ PROTECTED_PATHS = [
     f"/maps/collections/{PROTECTED}",
     "/tiles/planning.json?collections=parcels",
 ]
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def schemes(who: Account) -> dict[str, dict[str, str]]:

@@ -9,11 +9,7 @@ import base64
 import datetime as dt
 import hmac
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,7 +26,7 @@ from sqlalchemy import Engine
 from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
 from tests.accessdata import PROTECTED, unique
-from tests.serverproc import free_port
+from tests.serverproc import oidc_provider
 
 AUDIENCE = "gis-web"
 ITEMS = f"/collections/{PROTECTED}/items?limit=1"
@@ -246,28 +242,8 @@ def test_the_openapi_document_names_the_issuer(oidc_client: TestClient, issuer: 
 
 @pytest.fixture(scope="module")
 def mock_provider() -> Iterator[str]:
-    """oidc-provider-mock as its own process (offline; any client id; users and claims set over HTTP).
-
-    A process, not the library's thread: its authlib warns of deprecations, which are errors in this one."""
-    port = free_port()
-    env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1", "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/.well-known/openid-configuration", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("oidc-provider-mock did not start within 30 s", pytrace=False)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with oidc_provider() as issuer:
+        yield issuer
 
 
 def login(provider: str, subject: str, claims: dict[str, Any]) -> str:

@@ -7,7 +7,6 @@ or as a person's own login role): the policies alone must keep an editor inside 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -22,7 +21,7 @@ from gis_service.auth.dependency import writing_as
 from gis_service.auth.principal import Principal
 from gis_service.db import async_engine
 from gis_service.settings import Settings, load_settings
-from tests.accessdata import AREA, PARCELS, PROTECTED, box_wkt, unique
+from tests.accessdata import AREA, PARCELS, PROTECTED, box_wkt, drop_login, unique
 from tests.conftest import _reset_schema
 
 UPDATE = "UPDATE parcels SET land_use_code = 'CLN' WHERE id = %s"
@@ -160,24 +159,6 @@ def test_the_apps_write_transaction_names_the_principal(
 
     assert asyncio.run(attempt(parcel_ids["inside"])) == 1
     assert asyncio.run(attempt(parcel_ids["outside"])) == 0
-
-
-@pytest.fixture(scope="module")
-def qgis_login(admin: Admin, area_file: Path) -> Iterator[tuple[dbroles.Login, str]]:
-    """A person who edits PostGIS directly (QGIS 3.22) under their own login role."""
-    name = unique("qgis")
-    admin.add_user(name)
-    result = admin.set_grant(name, PROTECTED, "editor", area=area_file, db_login=True)
-    assert result.login is not None
-    yield result.login, name
-    admin.disable_user(name)
-    drop_login(admin, result.login.role)
-
-
-def drop_login(admin: Admin, role: str) -> None:
-    """Login roles are cluster-wide: the tests remove theirs (the CLI only ever disables them)."""
-    with admin.engine.begin() as conn:
-        conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
 
 
 def test_a_direct_postgis_editor_is_held_by_the_same_policies(

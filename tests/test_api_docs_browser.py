@@ -8,7 +8,6 @@ error and no request leaving 127.0.0.1, and "Try it out" must reach the API.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,10 @@ import pytest
 from sqlalchemy import Engine
 
 from gis_service.settings import PROJECT_ROOT, Settings
+from tests.chromium import VIEWPORT, Watched, assert_local, watch
 from tests.serverproc import running_server
-from tests.test_maps import vendored
 
 pytestmark = pytest.mark.clients
-__all__ = ["vendored"]  # fixture shared with test_maps
-CHROMIUM = "/usr/lib/chromium/chromium-headless-shell"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-gl=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-]
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 #: Operations in the document Swagger UI loaded (every method of every path).
 COUNT_OPERATIONS = """() => Object.values(window.ui.specSelectors.specJson().toJS().paths).reduce(
@@ -41,39 +32,12 @@ def server(migrated: Settings, bundled: Engine, vendored: Path) -> Iterator[str]
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/system-packages.sh (make system) as root", False)
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@dataclass
-class Watched:
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-
-
 def open_docs(browser: Any, base: str) -> tuple[Any, Any, Watched]:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    seen = Watched()
-    page.on("console", lambda m: seen.errors.append(m.text) if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: seen.errors.append(str(e)))
-    page.on("request", lambda r: seen.requests.append(r.url))
+    page = browser.new_page(viewport=VIEWPORT)
+    seen = watch(page)
     response = page.goto(f"{base}/api.html", wait_until="networkidle")
     page.wait_for_selector("html[data-api-docs-ready]", state="attached", timeout=15_000)
     return page, response, seen
-
-
-def assert_local(seen: Watched, base: str) -> None:
-    outside = [u for u in seen.requests if not u.startswith((base + "/", "data:"))]
-    assert not outside, f"requests left 127.0.0.1: {outside}"
-    assert not seen.errors, seen.errors
 
 
 def test_the_api_page_renders_every_operation_offline(browser: Any, server: str) -> None:

@@ -3,49 +3,34 @@ sign in with a key, draw a zone and save it (then it is in the items and the til
 browser contexts resolved by re-applying on top, 422s shown at the field, a proposal approved by a curator
 in another context and another rejected, the timeline of every step. Hostile text in the properties and the
 comments never runs; nothing is asked of any host but 127.0.0.1; no console error. The screenshot of a
-proposal under review is written to docs/editor.png.
+proposal under review is written to the test's temporary directory, or to the path in
+``GIS_EDITOR_SCREENSHOT`` (the README's docs/editor.png is made that way).
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import math
+import os
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import mapbox_vector_tile
+import morecantile
 import pytest
 from sqlalchemy import Engine
 
 from gis_service.auth.admin import Admin
-from gis_service.settings import PROJECT_ROOT, Settings
-from tests.accessdata import Account, account
+from gis_service.settings import Settings
+from tests.accessdata import Account, account, auth
+from tests.chromium import VIEWPORT, watch
+from tests.editdata import TEST_SOURCE
 from tests.serverproc import get_json, server_process
-from tests.test_edits import TEST_SOURCE, remove_test_features
-from tests.test_maps_browser import browser
-from tests.test_stored_xss import vendored
 
-pytestmark = pytest.mark.clients
-__all__ = ["browser", "vendored"]  # fixtures shared with the other browser tests
+pytestmark = [pytest.mark.clients, pytest.mark.usefixtures("edits_removed")]
 ZONES = "planning_zones"
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
-SCREENSHOT = PROJECT_ROOT / "docs" / "editor.png"
-
-
-@dataclass
-class Seen:
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
 
 
 @pytest.fixture(scope="module")
@@ -73,18 +58,14 @@ class Editor:
     """One browser context on /edit, watched: console errors, page errors, requests, dialogs."""
 
     def __init__(self, browser: Any, base: str) -> None:
-        self.base, self.seen = base, Seen()
+        self.base = base
         #: Statuses the test provokes on purpose: the browser logs each such answer as a console error.
         self.expected: set[int] = set()
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.context = browser.new_context(viewport=VIEWPORT)
         self.page = self.context.new_page()
-        page, seen = self.page, self.seen
-        page.on("console", lambda m: seen.errors.append(m.text) if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: seen.errors.append(str(e)))
-        page.on("request", lambda r: seen.requests.append(r.url))
-        page.on("dialog", lambda d: (seen.dialogs.append(d.message), d.dismiss()))
-        page.goto(f"{base}/edit", wait_until="networkidle")
-        page.wait_for_selector("html[data-editor-ready]", state="attached", timeout=15_000)
+        self.seen = watch(self.page)
+        self.page.goto(f"{base}/edit", wait_until="networkidle")
+        self.page.wait_for_selector("html[data-editor-ready]", state="attached", timeout=15_000)
 
     def sign_in(self, who: Account) -> None:
         self.page.fill("#key", who.key)
@@ -187,9 +168,8 @@ def api(base: str, path: str, who: Account | None = None, method: str = "GET", b
 
 
 def tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
-    n = 2**zoom
-    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
-    return int((lon + 180) / 360 * n), int(y)
+    tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, zoom)
+    return tile.x, tile.y
 
 
 def test_the_page_is_linked_and_runs_only_our_scripts(base: str) -> None:
@@ -291,7 +271,7 @@ def test_422_appears_at_the_field_or_the_geometry(opened: Any, editor: Account) 
 
 
 def test_proposals_approved_and_rejected_from_the_page(
-    opened: Any, base: str, editor: Account, curator: Account
+    opened: Any, base: str, editor: Account, curator: Account, tmp_path: Path
 ) -> None:
     author = opened()
     author.sign_in(editor)
@@ -315,8 +295,9 @@ def test_proposals_approved_and_rejected_from_the_page(
     review.page.wait_for_selector("#approve")
     cells = review.page.locator('table.diff tr[data-property="name"] td').all_text_contents()
     assert cells == ["name", "(trống)", "Đề xuất " + XSS]
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    review.page.screenshot(path=str(SCREENSHOT))
+    screenshot = Path(os.environ.get("GIS_EDITOR_SCREENSHOT") or tmp_path / "editor.png")
+    review.page.screenshot(path=str(screenshot))
+    assert screenshot.stat().st_size > 0
     review.page.click("#approve")
     review.page.wait_for_function("id => document.documentElement.dataset.editorDecided === id + ':approve'",
                                   arg=approved_id)  # fmt: skip
@@ -344,8 +325,7 @@ def test_proposals_approved_and_rejected_from_the_page(
 
 def test_basic_credentials_work_as_well(base: str, editor: Account) -> None:
     """The page sends its key as a bearer token; the session endpoint answers it as any API client would."""
-    token = base64.b64encode(f"{editor.name}:{editor.key}".encode()).decode()
-    request = urllib.request.Request(f"{base}/edit/session", headers={"Authorization": f"Basic {token}"})
+    request = urllib.request.Request(f"{base}/edit/session", headers=auth(editor))
     with urllib.request.urlopen(request, timeout=10) as response:
         session = json.loads(response.read())
     assert session["roles"] == {"industrial_parks": "editor", ZONES: "editor"}

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,14 +26,12 @@ from sqlalchemy import Engine
 from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
 from tests.accessdata import unique
-from tests.serverproc import free_port, get_json, server_process
+from tests.chromium import VIEWPORT
+from tests.editdata import TEST_SOURCE
+from tests.serverproc import get_json, oidc_provider, server_process
 from tests.test_editor_browser import tile_of
-from tests.test_edits import TEST_SOURCE, remove_test_features
-from tests.test_maps_browser import browser
-from tests.test_stored_xss import vendored
 
-pytestmark = pytest.mark.clients
-__all__ = ["browser", "vendored"]
+pytestmark = [pytest.mark.clients, pytest.mark.usefixtures("edits_removed")]
 CLIENT_ID = "gis-editor"
 PARKS = "industrial_parks"
 
@@ -61,33 +56,10 @@ werkzeug.serving.run_simple("127.0.0.1", int(sys.argv[1]), provider, threaded=Tr
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
-
-
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1", "PYTHONWARNINGS": "ignore"}
-    process = subprocess.Popen([sys.executable, "-c", MOCK, str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/.well-known/openid-configuration", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("oidc-provider-mock did not start within 30 s", pytrace=False)
+    with oidc_provider(lambda port: [sys.executable, "-c", MOCK, str(port)]) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +90,7 @@ class Seen:
 
 
 def watched(browser: Any) -> tuple[Any, Any, Seen]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport=VIEWPORT)
     # The mock's login page links a CDN stylesheet; no test may reach outside this machine.
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
         ("http://127.0.0.1:", "data:")) else route.abort())  # fmt: skip

@@ -6,81 +6,28 @@ collections (405), row-level security outside an edit area, and the layer's data
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pyproj import CRS, Transformer
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from gis_service.auth.admin import Admin
-from gis_service.crs import pyproj_crs
 from gis_service.settings import Settings
-from tests.accessdata import PARCELS, Account, account
+from tests.accessdata import PARCELS, Account, account, auth
 from tests.conftest import scalar
+from tests.editdata import GEOJSON, MERGE, PARKS, ROADS, TEST_SOURCE, create, feature_id, park, road
+from tests.fixtures_geometries import to_utm48_vn2000
 
-PARKS = "/collections/industrial_parks/items"
-ROADS = "/collections/transport_projects/items"
 PARCEL_ITEMS = "/collections/parcels/items"
-GEOJSON = {"Content-Type": "application/geo+json"}
-MERGE = {"Content-Type": "application/merge-patch+json"}
-
-
-def auth(who: Account) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{who.name}:{who.key}".encode()).decode()}
-
-
-def park(**properties: Any) -> dict[str, Any]:
-    props = {
-        "name": "KCN Thử nghiệm",
-        "kind": "KCN",
-        "status": "planned",
-        "source": "test: edits",
-        "geometry_quality": "approximate",
-        **properties,
-    }
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.65, 11.05]}, "properties": props}
-
-
-def road(coordinates: list[list[float]] | None = None) -> dict[str, Any]:
-    return {
-        "type": "Feature",
-        "geometry": {"type": "LineString", "coordinates": coordinates or [[106.60, 10.98], [106.72, 11.08]]},
-        "properties": {
-            "name": "Vành đai 4 (đoạn thử)",
-            "kind": "ring road",
-            "status": "planned",
-            "source": TEST_SOURCE,
-            "geometry_quality": "schematic",
-        },
-    }
-
-
-#: What the tests write carries this source; removed at the end of each module (other modules count features).
-TEST_SOURCE = "test: edits"
-
-
-def remove_test_features(engine: Engine) -> None:
-    with engine.begin() as conn:
-        for table in ("industrial_parks", "transport_projects", "planning_zones"):
-            conn.execute(text(f"DELETE FROM {table} WHERE source = :s"), {"s": TEST_SOURCE})
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
+pytestmark = pytest.mark.usefixtures("edits_removed")
 
 
 @pytest.fixture(scope="module")
-def app(access_settings: Settings, bundled: Engine, parcel_ids: dict[str, int]) -> Iterator[TestClient]:
-    from gis_service.main import create_app
-
-    with TestClient(create_app(access_settings)) as client:
-        yield client
+def app(access_client: TestClient) -> TestClient:
+    """The access tests' client: the parcels inside and outside the edit area are in place before it starts."""
+    return access_client
 
 
 @pytest.fixture(scope="module")
@@ -104,16 +51,6 @@ def area_editor(admin: Admin, area_file: Path) -> Account:
     name = account(admin, "area-editor")
     admin.set_grant(name.name, "parcels", "editor", area=area_file)
     return name
-
-
-def create(app: TestClient, who: Account, items: str = PARKS, body: Any = None, **headers: str) -> Any:
-    response = app.post(items, json=body or park(), headers={**GEOJSON, **auth(who), **headers})
-    assert response.status_code == 201, response.text
-    return response
-
-
-def feature_id(response: Any) -> str:
-    return str(response.headers["Location"].rsplit("/items/", 1)[1])
 
 
 # ---- OPTIONS ---------------------------------------------------------------------------------------
@@ -265,8 +202,7 @@ def test_unconditional_writes_are_recorded_as_such(app: TestClient, editor: Acco
     "header", ["http://www.opengis.net/def/crs/EPSG/0/3405", "<http://www.opengis.net/def/crs/EPSG/0/3405>"]
 )
 def test_content_crs_vn2000_with_or_without_brackets(app: TestClient, editor: Account, header: str) -> None:
-    to_utm = Transformer.from_crs(CRS.from_epsg(4326), pyproj_crs(3405), always_xy=True)
-    x, y = to_utm.transform(106.65, 11.05)
+    x, y = to_utm48_vn2000(106.65, 11.05)
     body = {**park(), "geometry": {"type": "Point", "coordinates": [x, y]}}
     fid = feature_id(create(app, editor, body=body, **{"Content-Crs": header}))
     lon, lat = app.get(f"{PARKS}/{fid}").json()["geometry"]["coordinates"]

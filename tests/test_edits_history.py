@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -17,23 +16,11 @@ from sqlalchemy import Engine, text
 
 from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
-from tests.accessdata import Account, account, app_dsn
+from tests.accessdata import Account, account, app_dsn, auth
 from tests.conftest import scalar
-from tests.test_edits import MERGE, PARKS, ROADS, auth, create, feature_id, remove_test_features, road
+from tests.editdata import MERGE, PARKS, ROADS, create, feature_id, road
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
-
-
-@pytest.fixture(scope="module")
-def app(access_settings: Settings, bundled: Engine) -> Iterator[TestClient]:
-    from gis_service.main import create_app
-
-    with TestClient(create_app(access_settings)) as client:
-        yield client
+pytestmark = pytest.mark.usefixtures("edits_removed")
 
 
 @pytest.fixture(scope="module")

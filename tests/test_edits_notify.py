@@ -9,13 +9,11 @@ edit through one is visible in the other's tiles (a new tile ETag) within a seco
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import statistics
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import morecantile
@@ -26,11 +24,11 @@ from gis_service.auth.admin import Admin
 from gis_service.notify import NotifiedVersions, listen_dsn, parse_payload
 from gis_service.settings import Settings
 from gis_service.tilecache import Versions
-from tests.accessdata import Account, account
+from tests.accessdata import Account, account, auth
+from tests.editdata import TEST_SOURCE, park
 from tests.serverproc import server_process
-from tests.test_edits import TEST_SOURCE, park, remove_test_features
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("edits_removed")]
 LON, LAT = 106.65, 11.05
 VISIBLE_WITHIN_S = 3.0  # a notification arrives in milliseconds; the bound allows for a loaded host
 
@@ -46,12 +44,6 @@ class NeverPolled:
 
     async def close(self) -> None:
         return None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
 
 
 def test_payload_renders_time_as_the_polled_read_does() -> None:
@@ -155,8 +147,7 @@ def test_edit_through_one_worker_is_in_the_other_workers_tiles_within_a_second(
     slow_polling = {"GIS_CACHE__VERSIONS_MAX_AGE_MS": "60000"}  # only a notification can be this fast
     tile = morecantile.tms.get("WebMercatorQuad").tile(LON, LAT, 12)
     path = f"/collections/industrial_parks/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}"
-    basic = base64.b64encode(f"{planner.name}:{planner.key}".encode()).decode()
-    write = {"Authorization": f"Basic {basic}", "Content-Type": "application/geo+json"}
+    write = {**auth(planner), "Content-Type": "application/geo+json"}
     with server_process(migrated.dsn, env=slow_polling) as one, server_process(migrated.dsn, env=slow_polling) as two:
         status, headers = request("POST", one.base + "/collections/industrial_parks/items", park(), write)
         assert status == 201

@@ -12,25 +12,19 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from pyproj import CRS, Transformer
 from sqlalchemy import Engine
 
 from gis_service.auth.admin import Admin
-from gis_service.crs import pyproj_crs
 from gis_service.settings import Settings
 from tests.accessdata import Account, account
 from tests.conftest import scalar
+from tests.editdata import TEST_SOURCE, road
+from tests.fixtures_geometries import to_utm48_vn2000
 from tests.serverproc import server_process
-from tests.test_edits import TEST_SOURCE, remove_test_features, road
 
 ITEMS = "/collections/transport_projects/items"
+pytestmark = pytest.mark.usefixtures("edits_removed")
 QGIS_HEADERS = {"User-Agent": "Mozilla/5.0 QGIS/33400/Debian GNU/Linux 12 (bookworm)"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +72,7 @@ def test_qgis_edit_session(qgis: httpx.Client, bundled: Engine, planner: Account
     assert patched.status_code in (200, 204), patched.text
     assert patched.headers["ETag"] == '"v2"'
     # 6. a geometry change in the layer's CRS: VN-2000 / UTM 48N, Content-Crs without angle brackets
-    to_vn2000 = Transformer.from_crs(CRS.from_epsg(4326), pyproj_crs(3405), always_xy=True)
-    line = [list(to_vn2000.transform(lon, lat)) for lon, lat in [[106.61, 10.99], [106.70, 11.06]]]
+    line = [list(to_utm48_vn2000(lon, lat)) for lon, lat in [[106.61, 10.99], [106.70, 11.06]]]
     moved = qgis.patch(
         f"{ITEMS}/{fid}",
         json={"geometry": {"type": "LineString", "coordinates": line}},

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,19 +17,10 @@ from sqlalchemy import Engine, text
 
 from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
-from tests.accessdata import Account, account
-from tests.test_edits import (
-    MERGE,
-    PARKS,
-    ROADS,
-    TEST_SOURCE,
-    auth,
-    create,
-    feature_id,
-    park,
-    remove_test_features,
-    road,
-)
+from tests.accessdata import Account, account, auth
+from tests.editdata import MERGE, PARKS, ROADS, TEST_SOURCE, create, feature_id, park, road
+
+pytestmark = pytest.mark.usefixtures("edits_removed")
 
 WRITERS = 30
 COLLECTIONS = {PARKS: ("industrial_parks", park), ROADS: ("transport_projects", road)}
@@ -40,20 +30,6 @@ ROAD_ROW = (
     "VALUES ('RACE-' || substr(md5(random()::text), 1, 6), 'race', 'race', 'rail', 'planned', :s, 'schematic', "
     "ST_GeomFromText('LINESTRING(106.6 10.98, 106.7 11.05)', 4326)) RETURNING id, code"
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
-
-
-@pytest.fixture(scope="module")
-def app(access_settings: Settings, bundled: Engine) -> Iterator[TestClient]:
-    from gis_service.main import create_app
-
-    with TestClient(create_app(access_settings)) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

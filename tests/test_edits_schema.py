@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,11 @@ from sqlalchemy import Engine
 
 from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
-from tests.accessdata import Account, account
+from tests.accessdata import Account, account, auth
 from tests.conftest import scalar
-from tests.test_edits import GEOJSON, PARKS, TEST_SOURCE, auth, feature_id, park, remove_test_features
+from tests.editdata import GEOJSON, PARKS, TEST_SOURCE, feature_id, park
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
-
-
-@pytest.fixture(scope="module")
-def app(access_settings: Settings, bundled: Engine) -> Iterator[TestClient]:
-    from gis_service.main import create_app
-
-    with TestClient(create_app(access_settings)) as client:
-        yield client
+pytestmark = pytest.mark.usefixtures("edits_removed")
 
 
 @pytest.fixture(scope="module")

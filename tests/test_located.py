@@ -25,10 +25,10 @@ from sqlalchemy import Engine, text
 from gis_service.errors import LoadError
 from gis_service.ingest import located
 from gis_service.settings import PROJECT_ROOT, Settings
-from tests.test_maps import vendored
-from tests.test_maps_browser import browser, rasters_dir, server
+from tests.chromium import assert_local
+from tests.test_maps_browser import open_map, rasters_dir, server, set_year
 
-__all__ = ["browser", "rasters_dir", "server", "vendored"]  # browser fixtures shared with test_maps_browser
+__all__ = ["rasters_dir", "server"]  # the map server of test_maps_browser
 
 DATA = PROJECT_ROOT / "layers" / "data"
 GEOD = Geod(ellps="WGS84")
@@ -438,8 +438,6 @@ def test_maplibre_style_draws_schematic_lines_dashed(client: TestClient) -> None
 
 @pytest.mark.clients
 def test_schematic_lines_stay_dashed_through_the_years_in_a_browser(browser: Any, server: str) -> None:
-    from tests.test_maps_browser import assert_local, open_map, set_year
-
     page, seen = open_map(browser, f"{server}/maps/planning-2040?year=2030")
     looks = (
         "() => GisMaps.maps[0]._gis.layers['state:transport_projects'].getLayers()"

@@ -20,7 +20,7 @@ from gis_service import html as pages_html
 from gis_service.analysis.api import Planner
 from gis_service.catalog import Catalog
 from gis_service.maps import Assets, MapRequest, build_map, fetch, notebook_map, popups, render, vendor
-from gis_service.maps.assets import PACKAGES, STATIC_DIR, VENDOR
+from gis_service.maps.assets import PACKAGES, STATIC_DIR
 from gis_service.maps.controls import check_constant
 from gis_service.maps.export import export
 from gis_service.models import IndustrialPark
@@ -65,13 +65,6 @@ def with_maps(app: FastAPI) -> FastAPI:
         app.include_router(maps.router)
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
-
-
-@pytest.fixture(scope="session")
-def vendored() -> Path:
-    """Leaflet and plugins in static/vendor (fetched from npm, pinned, when missing)."""
-    vendor.vendor()
-    return STATIC_DIR / VENDOR
 
 
 @pytest.fixture(scope="session")

@@ -6,39 +6,24 @@ Screenshots go to artifacts/ (gitignored).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from gis_service.analysis.api import Planner
-from gis_service.settings import PROJECT_ROOT, Settings, load_settings
-from tests.serverproc import free_port, get_json
-from tests.test_maps import HOSTILE, hostile_park, planner, vendored
+from gis_service.settings import PROJECT_ROOT, Settings
+from tests.chromium import VIEWPORT, Watched, assert_local, watch
+from tests.serverproc import server_process
+from tests.test_maps import HOSTILE, hostile_park, planner
 
 pytestmark = pytest.mark.clients
-__all__ = ["hostile_park", "planner", "vendored"]  # fixtures shared with test_maps
+__all__ = ["hostile_park", "planner"]  # fixtures shared with test_maps
 HIDDEN = ("not yet", "removed")
-CHROMIUM = "/usr/lib/chromium/chromium-headless-shell"
-CHROMIUM_ARGS = ["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"]
 ARTIFACTS = PROJECT_ROOT / "artifacts"
-START_TIMEOUT_S = 30.0
-
-
-def create_app_for_browser() -> FastAPI:
-    """The whole service (maps, vector tiles, rasters) as ``main.create_app`` wires it, for uvicorn."""
-    from gis_service.main import create_app
-
-    return create_app(load_settings())
 
 
 @pytest.fixture(scope="module")
@@ -53,71 +38,17 @@ def rasters_dir(migrated: Settings, bundled: Engine, tmp_path_factory: pytest.Te
 
 @pytest.fixture(scope="module")
 def server(migrated: Settings, bundled: Engine, vendored: Path, rasters_dir: Path) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GIS_DATABASE_URL": migrated.dsn, "GIS_RASTER__DIRECTORY": str(rasters_dir)}
-    command = [sys.executable, "-m", "uvicorn", "tests.test_maps_browser:create_app_for_browser", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while not _healthy(base):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"map server did not start:\n{log.read().decode(errors='replace')[-5000:]}", False)
-                time.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return get_json(f"{base}/health", timeout=2.0)[0] == 200
-    except (OSError, ValueError):
-        return False
-
-
-@dataclass
-class Watched:
-    """What a page did: console errors, uncaught exceptions, requests, dialogs (alert())."""
-
-    errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/system-packages.sh (make system) as root", False)
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    """The whole service (maps, vector tiles, rasters) in its own process."""
+    with server_process(migrated.dsn, env={"GIS_RASTER__DIRECTORY": str(rasters_dir)}) as process:
+        yield process.base
 
 
 def open_map(browser: Any, url: str) -> tuple[Any, Watched]:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    seen = Watched()
-    page.on("console", lambda m: seen.errors.append(m.text) if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: seen.errors.append(str(e)))
-    page.on("request", lambda r: seen.requests.append(r.url))
-    page.on("dialog", lambda d: (seen.dialogs.append(d.message), d.dismiss()))
+    page = browser.new_page(viewport=VIEWPORT)
+    seen = watch(page)
     page.goto(url, wait_until="networkidle")
     page.wait_for_selector("html[data-gis-ready]", state="attached", timeout=15_000)
     return page, seen
-
-
-def assert_local(seen: Watched, base: str) -> None:
-    outside = [u for u in seen.requests if not u.startswith((base + "/", "data:"))]
-    assert not outside, f"requests left 127.0.0.1: {outside}"
-    assert not seen.errors, seen.errors
-    assert not seen.dialogs, seen.dialogs
 
 
 def set_year(page: Any, year: int) -> None:

@@ -17,9 +17,6 @@ from gis_service.analysis import stats
 from gis_service.schemas import answers
 from gis_service.schemas.analysis import SiteSelectionBody, Target
 from gis_service.schemas.openapi30 import schema30
-from tests.test_maps import vendored
-
-__all__ = ["vendored"]  # fixture shared with test_maps
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 #: Keywords of JSON Schema 2020-12 that OpenAPI 3.0 does not have.

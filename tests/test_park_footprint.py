@@ -5,21 +5,19 @@ checked as the loader checks a polygon (repaired with a warning, or refused with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import mapbox_vector_tile
 import morecantile
 import pytest
 from fastapi.testclient import TestClient
-from pyproj import CRS, Transformer
-from sqlalchemy import Engine
 
 from gis_service.auth.admin import Admin
-from gis_service.crs import pyproj_crs
-from gis_service.settings import Settings
-from tests.accessdata import Account, account
-from tests.test_edits import GEOJSON, MERGE, PARKS, auth, feature_id, park, remove_test_features
+from tests.accessdata import Account, account, auth
+from tests.editdata import GEOJSON, MERGE, PARKS, feature_id, park
+from tests.fixtures_geometries import to_utm48_vn2000
+
+pytestmark = pytest.mark.usefixtures("edits_removed")
 
 SQUARE = [[106.650, 11.050], [106.660, 11.050], [106.660, 11.060], [106.650, 11.060], [106.650, 11.050]]
 #: Two triangles meeting at a point: self-intersecting, which make_valid repairs into a MultiPolygon.
@@ -32,18 +30,9 @@ def polygon(ring: list[list[float]]) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
-
-
 @pytest.fixture(scope="module")
-def app(access_settings: Settings, bundled: Engine, parcel_ids: dict[str, int]) -> Iterator[TestClient]:
-    from gis_service.main import create_app
-
-    with TestClient(create_app(access_settings)) as client:
-        yield client
+def app(access_client: TestClient) -> TestClient:
+    return access_client
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +102,9 @@ def test_a_bad_footprint_is_a_422_naming_it(app: TestClient, editor: Account, fo
 
 
 def test_a_footprint_in_content_crs(app: TestClient, editor: Account) -> None:
-    to_utm = Transformer.from_crs(CRS.from_epsg(4326), pyproj_crs(3405), always_xy=True)
-    ring = [list(to_utm.transform(x, y)) for x, y in SQUARE]
+    ring = [list(to_utm48_vn2000(x, y)) for x, y in SQUARE]
     header = "http://www.opengis.net/def/crs/EPSG/0/3405"
-    x, y = to_utm.transform(106.655, 11.055)
+    x, y = to_utm48_vn2000(106.655, 11.055)
     body = {**park(footprint=polygon(ring)), "geometry": {"type": "Point", "coordinates": [x, y]}}
     fid = feature_id(post(app, editor, body, **{"Content-Crs": header}))
     lon, lat = footprint_of(app, fid)["coordinates"][0][0][0]

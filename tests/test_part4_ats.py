@@ -6,36 +6,20 @@ Tests of the same behaviour in more depth live in ``test_edits*.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pyproj import CRS, Transformer
-from sqlalchemy import Engine
 
 from gis_service.auth.admin import Admin
-from gis_service.crs import pyproj_crs
-from gis_service.settings import Settings
-from tests.accessdata import Account, account
-from tests.test_edits import GEOJSON, MERGE, PARKS, auth, feature_id, park, remove_test_features
+from tests.accessdata import Account, account, auth
+from tests.editdata import GEOJSON, MERGE, PARKS, feature_id, park
+from tests.fixtures_geometries import to_utm48_vn2000
+
+pytestmark = pytest.mark.usefixtures("edits_removed")
 
 CONF = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/"
 COMMON5 = "http://www.opengis.net/spec/ogcapi-common-5/1.0/conf/"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
-
-
-@pytest.fixture(scope="module")
-def app(access_settings: Settings, bundled: Engine) -> Iterator[TestClient]:
-    from gis_service.main import create_app
-
-    with TestClient(create_app(access_settings)) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +205,7 @@ def test_features_geojson(app: TestClient, editor: Account) -> None:
 
 def test_features_crs_content_crs(app: TestClient, editor: Account) -> None:
     """A body in another CRS the collection lists (Content-Crs) is stored at the same place."""
-    x, y = Transformer.from_crs(CRS.from_epsg(4326), pyproj_crs(3405), always_xy=True).transform(106.65, 11.05)
+    x, y = to_utm48_vn2000(106.65, 11.05)
     body = {**park(), "geometry": {"type": "Point", "coordinates": [x, y]}}
     headers = {"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/3405>"}
     fid = feature_id(send(app, editor, "POST", PARKS, body, **headers))

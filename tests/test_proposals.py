@@ -5,7 +5,6 @@ bases, conflicts, wrong roles and bad bodies are refused with problem+json namin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,9 +13,11 @@ from sqlalchemy import Engine
 
 from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
-from tests.accessdata import Account, account
+from tests.accessdata import Account, account, auth
 from tests.conftest import scalar
-from tests.test_edits import GEOJSON, MERGE, PARKS, TEST_SOURCE, auth, park, remove_test_features
+from tests.editdata import GEOJSON, MERGE, PARKS, TEST_SOURCE, park
+
+pytestmark = pytest.mark.usefixtures("edits_removed")
 
 ZONES = "/collections/planning_zones/items"
 
@@ -26,20 +27,6 @@ def zone(name: str = "Khu thử nghiệm", west: float = 106.62, **properties: A
     props = {"name": name, "plan": "test plan", "zone_type": "green", "source": TEST_SOURCE,
              "geometry_quality": "approximate", **properties}  # fmt: skip
     return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": props}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
-
-
-@pytest.fixture(scope="module")
-def app(access_settings: Settings, bundled: Engine) -> Iterator[TestClient]:
-    from gis_service.main import create_app
-
-    with TestClient(create_app(access_settings)) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -32,9 +32,8 @@ from gis_service.ingest import bundled
 from gis_service.ingest.validate import Column, table_spec
 from gis_service.models import VERSIONED_TABLES, Base, FeatureSource
 from gis_service.settings import Settings, load_settings
-from tests.test_maps import DATA_BLOCK, page_data, vendored
+from tests.test_maps import DATA_BLOCK, page_data
 
-__all__ = ["vendored"]  # fixture shared with test_maps
 GETPID = "{{ cycler.__init__.__globals__.os.getpid() }}"
 PAYLOADS = (
     "{{ 7*7 }}",

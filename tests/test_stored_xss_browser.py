@@ -17,12 +17,13 @@ import pytest
 from typer.testing import CliRunner
 
 from gis_service.cli import app as cli
+from tests.chromium import Watched, watch
 from tests.serverproc import running_server
-from tests.test_maps_browser import Watched, browser, open_map
-from tests.test_stored_xss import UNLOCATED, Hostile, hostile, vendored
+from tests.test_maps_browser import open_map
+from tests.test_stored_xss import UNLOCATED, Hostile, hostile
 
 pytestmark = pytest.mark.clients
-__all__ = ["browser", "hostile", "vendored"]  # fixtures shared with the other modules
+__all__ = ["hostile"]  # fixture shared with test_stored_xss
 #: Opens the popup and the tooltip of every feature of every GeoJSON layer; returns their text.
 OPEN_EVERYTHING = """() => {
   const map = GisMaps.maps[0], texts = [];
@@ -54,15 +55,6 @@ PLANNING = ("admin_units", "industrial_parks", "industrial_clusters", "transport
 def server(hostile: Hostile, vendored: Path) -> Iterator[str]:
     with running_server(hostile.settings.dsn) as base:
         yield base
-
-
-def watch(page: Any) -> Watched:
-    seen = Watched()
-    page.on("console", lambda m: seen.errors.append(m.text) if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: seen.errors.append(str(e)))
-    page.on("request", lambda r: seen.requests.append(r.url))
-    page.on("dialog", lambda d: (seen.dialogs.append(d.message), d.dismiss()))
-    return seen
 
 
 def assert_nothing_ran(page: Any, seen: Watched, origin: str) -> None:

@@ -31,7 +31,6 @@ from tests.test_tiles import expected_codes, install_state, make_app, parks
 
 pytestmark = pytest.mark.clients
 WEB_MERCATOR = morecantile.tms.get("WebMercatorQuad")
-CHROMIUM = "/usr/lib/chromium/chromium-headless-shell"
 VENDOR = PROJECT_ROOT / ".data" / "vendor"
 CLIENT_TIMEOUT_S = 120
 
@@ -212,11 +211,11 @@ map.once("idle", () => {{ window.mapIdle = true; }});
 </script></body></html>"""
 
 
-def test_maplibre_renders_our_style_and_finds_a_park(server: str, bundled: Engine, tmp_path: Path) -> None:
-    from playwright.sync_api import Route, sync_playwright
+def test_maplibre_renders_our_style_and_finds_a_park(
+    browser: Any, server: str, bundled: Engine, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Route
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium-headless-shell is missing (Debian package)", pytrace=False)
     files, park = maplibre_files(), parks(bundled)[0]
     page_html = PAGE.format(style=f"{server}/styles/planning.json", lon=park["lon"], lat=park["lat"])
     statuses: dict[str, int] = {}
@@ -233,26 +232,23 @@ def test_maplibre_renders_our_style_and_finds_a_park(server: str, bundled: Engin
         )
         route.fulfill(status=200, body=body, content_type=kind)
 
-    with sync_playwright() as playwright:
-        args = ["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"]
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            page = browser.new_page()
-            # The page is served on the server's own origin (intercepted, never reaching it): Chromium
-            # blocks a public-looking origin from fetching loopback addresses (local network access).
-            page.route(f"{server}/__maplibre_test__/**", fulfil)
-            page.on("response", lambda r: statuses.__setitem__(r.url, r.status))
-            page.goto(f"{server}/__maplibre_test__/index.html")
-            page.wait_for_function("window.mapIdle === true || window.mapErrors.length > 0", timeout=90_000)
-            found: list[dict[str, Any]] = page.evaluate(
-                "map.queryRenderedFeatures({layers: ['industrial-parks']})"
-                ".map(f => ({id: f.id, code: f.properties.code, name: f.properties.name}))"
-            )
-            labels = page.evaluate("map.queryRenderedFeatures({layers: ['industrial-park-labels']}).length")
-            errors = page.evaluate("window.mapErrors")
-            page.screenshot(path=str(tmp_path / "map.png"))
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        # The page is served on the server's own origin (intercepted, never reaching it): Chromium
+        # blocks a public-looking origin from fetching loopback addresses (local network access).
+        page.route(f"{server}/__maplibre_test__/**", fulfil)
+        page.on("response", lambda r: statuses.__setitem__(r.url, r.status))
+        page.goto(f"{server}/__maplibre_test__/index.html")
+        page.wait_for_function("window.mapIdle === true || window.mapErrors.length > 0", timeout=90_000)
+        found: list[dict[str, Any]] = page.evaluate(
+            "map.queryRenderedFeatures({layers: ['industrial-parks']})"
+            ".map(f => ({id: f.id, code: f.properties.code, name: f.properties.name}))"
+        )
+        labels = page.evaluate("map.queryRenderedFeatures({layers: ['industrial-park-labels']}).length")
+        errors = page.evaluate("window.mapErrors")
+        page.screenshot(path=str(tmp_path / "map.png"))
+    finally:
+        page.close()
     assert errors == []
     assert park["code"] in {f["code"] for f in found}
     assert all(isinstance(f["id"], int) for f in found)  # integer ids: feature-state works

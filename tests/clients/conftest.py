@@ -5,10 +5,12 @@ The expected answers come from the database (``engine``), never from the clients
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyogrio
@@ -24,6 +26,11 @@ from tests.serverproc import get_json, running_server
 SUBPROCESS_TIMEOUT_S = 60
 #: The GDAL inside pyogrio (geopandas) runs in the test process: bound each of its HTTP requests.
 GDAL_HTTP_TIMEOUT_S = 30
+#: QGIS runs on Debian's interpreter (python3-qgis): the probes next to this file run in a subprocess.
+SYSTEM_PYTHON = "/usr/bin/python3"
+QGIS_TIMEOUT_S = 45
+#: QGIS 3.22 now and then crashes at start or while building a layer; one retry, never more.
+QGIS_ATTEMPTS = 2
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -127,3 +134,40 @@ def run(
     if done.returncode != 0 or (error_marker is not None and error_marker in done.stderr):
         pytest.fail(f"{command} exited with {done.returncode}; stderr:\n{done.stderr[-5000:]}", pytrace=False)
     return done.stdout
+
+
+def run_qgis(probe: str, *args: str, tmp_path: Path) -> dict[str, Any]:
+    """The JSON report (last line of stdout) of ``probe`` (a script next to this file) run by Debian's Python
+    with ``args``, allowing QGIS one crash."""
+    if not Path(SYSTEM_PYTHON).exists():
+        pytest.fail(f"{SYSTEM_PYTHON} not found (QGIS needs Debian's python3-qgis)", pytrace=False)
+    runtime_dir = tmp_path / "xdg-runtime"
+    runtime_dir.mkdir(mode=0o700, exist_ok=True)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(runtime_dir)}
+    # Keep the venv's packages out of Debian's interpreter.
+    env.pop("PYTHONPATH", None)
+    env.pop("VIRTUAL_ENV", None)
+    command = [SYSTEM_PYTHON, str(Path(__file__).with_name(probe)), *args]
+    failures = []
+    for _ in range(QGIS_ATTEMPTS):
+        report, failure = _qgis_attempt(command, env)
+        if report is not None:
+            return report
+        failures.append(failure)
+    if any("No module named 'qgis'" in failure for failure in failures):
+        pytest.fail("python3-qgis is missing: run scripts/system-packages.sh (make system) as root", pytrace=False)
+    pytest.fail(f"QGIS probe failed {QGIS_ATTEMPTS} times:\n" + "\n---\n".join(failures), pytrace=False)
+
+
+def _qgis_attempt(command: list[str], env: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=QGIS_TIMEOUT_S, env=env, check=False)
+    except subprocess.TimeoutExpired as exc:
+        return None, f"timed out after {QGIS_TIMEOUT_S} s; stderr: {exc.stderr!r}"
+    if done.returncode != 0:
+        return None, f"exited with {done.returncode}; stderr:\n{done.stderr[-5000:]}"
+    try:
+        report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return None, f"printed no JSON: {done.stdout[-2000:]!r}; stderr:\n{done.stderr[-2000:]}"
+    return report, ""

@@ -13,19 +13,12 @@ import pytest
 from owslib import ogcapi
 from owslib.ogcapi.features import Features
 from owslib.util import Authentication
-from sqlalchemy import Engine
 
 from gis_service.auth.admin import Admin
 from tests.accessdata import Account, account
-from tests.test_edits import park, remove_test_features, road
+from tests.editdata import park, road
 
-pytestmark = pytest.mark.clients
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cleanup(bundled: Engine) -> Iterator[None]:
-    yield
-    remove_test_features(bundled)
+pytestmark = [pytest.mark.clients, pytest.mark.usefixtures("edits_removed")]
 
 
 @pytest.fixture

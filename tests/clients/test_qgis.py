@@ -5,9 +5,6 @@ QGIS runs on Debian's /usr/bin/python3 (python3-qgis), so ``qgis_probe.py`` runs
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,53 +12,18 @@ import pytest
 from sqlalchemy import Engine
 
 from gis_service.catalog import Catalog
-from tests.clients.conftest import db_geometry_types
+from tests.clients.conftest import db_geometry_types, run_qgis
 
 pytestmark = pytest.mark.clients
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-PROBE = Path(__file__).with_name("qgis_probe.py")
-TIMEOUT_S = 45
-#: QGIS 3.22 now and then crashes while building a layer; one retry, never more.
-ATTEMPTS = 2
 PAGE_SIZE = 7
 
 
-def _attempt(command: list[str], env: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env, check=False)
-    except subprocess.TimeoutExpired as exc:
-        return None, f"timed out after {TIMEOUT_S} s; stderr: {exc.stderr!r}"
-    if done.returncode != 0:
-        return None, f"exited with {done.returncode}; stderr:\n{done.stderr[-5000:]}"
-    try:
-        return json.loads(done.stdout.strip().splitlines()[-1]), ""
-    except (IndexError, ValueError):
-        return None, f"printed no JSON: {done.stdout[-2000:]!r}; stderr:\n{done.stderr[-2000:]}"
-
-
 def run_probe(base: str, collection_ids: list[str], tmp_path: Path, page_size: int | None = None) -> dict[str, Any]:
-    """The probe's ``layers`` report, allowing QGIS one crash."""
-    if not Path(SYSTEM_PYTHON).exists():
-        pytest.fail(f"{SYSTEM_PYTHON} not found (QGIS needs Debian's python3-qgis)", pytrace=False)
-    runtime_dir = tmp_path / "xdg-runtime"
-    runtime_dir.mkdir(mode=0o700, exist_ok=True)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(runtime_dir)}
-    # Keep the venv's packages out of Debian's interpreter.
-    env.pop("PYTHONPATH", None)
-    env.pop("VIRTUAL_ENV", None)
+    """The probe's ``layers`` report."""
     options = ["--page-size", str(page_size)] if page_size is not None else []
-    command = [SYSTEM_PYTHON, str(PROBE), *options, base, *collection_ids]
-    failures = []
-    for _ in range(ATTEMPTS):
-        report, failure = _attempt(command, env)
-        if report is not None:
-            layers: dict[str, Any] = report["layers"]
-            return layers
-        failures.append(failure)
-    if any("No module named 'qgis'" in failure for failure in failures):
-        pytest.fail("python3-qgis is missing: run scripts/system-packages.sh (make system) as root", pytrace=False)
-    pytest.fail(f"QGIS probe failed {ATTEMPTS} times:\n" + "\n---\n".join(failures), pytrace=False)
+    layers: dict[str, Any] = run_qgis("qgis_probe.py", *options, base, *collection_ids, tmp_path=tmp_path)["layers"]
+    return layers
 
 
 def counts(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

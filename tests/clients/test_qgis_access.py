@@ -3,9 +3,6 @@ real server process, and gets nothing without them: the only scheme QGIS 3.22 on
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +13,10 @@ from sqlalchemy import Engine, text
 from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
 from tests.accessdata import PROTECTED, Account, account
-from tests.clients.test_qgis import SYSTEM_PYTHON, TIMEOUT_S
+from tests.clients.conftest import run_qgis
 from tests.serverproc import server_process
 
 pytestmark = pytest.mark.clients
-
-PROBE = Path(__file__).with_name("qgis_access_probe.py")
 
 
 @pytest.fixture(scope="module")
@@ -32,23 +27,10 @@ def protected_server(access_settings: Settings, bundled: Engine, parcel_ids: dic
 
 
 def qgis(base: str, tmp_path: Path, *credentials: str) -> dict[str, Any]:
-    """The probe's report on the protected layer; one retry, as QGIS 3.22 now and then crashes at start."""
-    if not Path(SYSTEM_PYTHON).exists():
-        pytest.fail(f"{SYSTEM_PYTHON} not found (QGIS needs Debian's python3-qgis)", pytrace=False)
-    runtime = tmp_path / "xdg-runtime"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(runtime)}
-    env.pop("PYTHONPATH", None)
-    env.pop("VIRTUAL_ENV", None)
-    command = [SYSTEM_PYTHON, str(PROBE), *credentials, base, PROTECTED]
-    failures = []
-    for _ in range(2):
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env, check=False)
-        if done.returncode == 0 and done.stdout.strip():
-            report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])["layers"][PROTECTED]
-            return report
-        failures.append(f"exit {done.returncode}: {done.stderr[-3000:]}")
-    pytest.fail("QGIS probe failed twice:\n" + "\n---\n".join(failures), pytrace=False)
+    """The probe's report on the protected layer."""
+    report = run_qgis("qgis_access_probe.py", *credentials, base, PROTECTED, tmp_path=tmp_path)
+    layer: dict[str, Any] = report["layers"][PROTECTED]
+    return layer
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,8 @@ then read the edited layer through the API."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,47 +15,14 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gis_service.auth import dbroles
-from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
-from tests.accessdata import PROTECTED, unique
-from tests.clients.test_qgis import SYSTEM_PYTHON, TIMEOUT_S
+from tests.accessdata import PROTECTED
+from tests.clients.conftest import run_qgis
 from tests.serverproc import server_process
 
 pytestmark = pytest.mark.clients
-HERE = Path(__file__).parent
 #: Lon/lat outside the edit area of ``tests.accessdata`` (106.60–106.70, 10.95–11.05).
 OUTSIDE_WKT = "MULTIPOLYGON(((106.80 11.10,106.81 11.10,106.81 11.11,106.80 11.11,106.80 11.10)))"
-
-
-def run_qgis(script: str, *args: str, tmp_path: Path) -> dict[str, Any]:
-    if not Path(SYSTEM_PYTHON).exists():
-        pytest.fail(f"{SYSTEM_PYTHON} not found (QGIS needs Debian's python3-qgis)", pytrace=False)
-    runtime = tmp_path / "xdg-runtime"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(runtime)}
-    env.pop("PYTHONPATH", None)
-    env.pop("VIRTUAL_ENV", None)
-    failures = []
-    for _ in range(2):  # one retry: QGIS 3.22 now and then crashes at start
-        command = [SYSTEM_PYTHON, str(HERE / script), *args]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env, check=False)
-        if done.returncode == 0 and done.stdout.strip():
-            report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-            return report
-        failures.append(f"exit {done.returncode}: {done.stderr[-3000:]}")
-    pytest.fail("QGIS failed twice:\n" + "\n---\n".join(failures), pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def person(admin: Admin, area_file: Path) -> Iterator[tuple[dbroles.Login, str]]:
-    name = unique("qgis-planner")
-    admin.add_user(name)
-    result = admin.set_grant(name, PROTECTED, "editor", area=area_file, db_login=True)
-    assert result.login is not None
-    yield result.login, name
-    admin.disable_user(name)
-    with admin.engine.begin() as conn:
-        conn.execute(text(f'DROP ROLE IF EXISTS "{result.login.role}"'))
 
 
 def qgis_edit(settings: Settings, login: dbroles.Login, fid: int, value: str, tmp_path: Path, *wkt: str) -> Any:
@@ -73,9 +38,9 @@ def sheet(engine: Engine, fid: int) -> Any:
 
 
 def test_qgis_edit_lands_in_the_history_under_the_persons_name(
-    access_settings: Settings, bundled: Engine, parcel_ids: dict[str, int], person: Any, tmp_path: Path
+    access_settings: Settings, bundled: Engine, parcel_ids: dict[str, int], qgis_login: Any, tmp_path: Path
 ) -> None:
-    login, name = person
+    login, name = qgis_login
     report = qgis_edit(access_settings, login, parcel_ids["inside"], "Q-22", tmp_path)
     assert report == {**report, "isValid": True, "found": True, "committed": True}, report
     assert sheet(bundled, parcel_ids["inside"]) == "Q-22"
@@ -91,9 +56,9 @@ def test_qgis_edit_lands_in_the_history_under_the_persons_name(
 
 
 def test_qgis_edit_outside_the_area_is_refused(
-    access_settings: Settings, bundled: Engine, parcel_ids: dict[str, int], person: Any, tmp_path: Path
+    access_settings: Settings, bundled: Engine, parcel_ids: dict[str, int], qgis_login: Any, tmp_path: Path
 ) -> None:
-    login, _ = person
+    login, _ = qgis_login
     moved = qgis_edit(access_settings, login, parcel_ids["inside"], "Q-OUT", tmp_path, OUTSIDE_WKT)
     assert moved["committed"] is False and "row-level security" in " ".join(moved["errors"]), moved
     assert sheet(bundled, parcel_ids["inside"]) != "Q-OUT"

@@ -6,7 +6,6 @@ stopped and removed at the end. Never the shared cluster.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import signal
@@ -61,10 +60,6 @@ def editor(topology: cluster.Topology, secrets: dict[str, str]) -> Iterator[Acco
         yield account(admin, "cluster-editor", ("industrial_parks", "editor"))
     finally:
         admin.close()
-
-
-def basic(who: Account) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{who.name}:{who.key}".encode()).decode()}
 
 
 def query(url: str, sql: str) -> list[tuple[object, ...]]:

@@ -20,8 +20,8 @@ from sqlalchemy import text
 from gis_service import cluster, db
 from gis_service.auth import dbroles
 from gis_service.settings import load_settings
-from tests.accessdata import Account
-from tests.cluster.conftest import basic, pg_ctl, query, signal_server
+from tests.accessdata import Account, auth
+from tests.cluster.conftest import pg_ctl, query, signal_server
 
 pytestmark = pytest.mark.cluster
 
@@ -92,7 +92,7 @@ def test_the_author_reads_every_edit_at_once(topology: cluster.Topology, editor:
     """Create then 40 × (edit on one API process, read at once on the other): the write's WAL position (a
     cookie) makes the read wait for a replica that has it, or go to the primary."""
     apis = topology.api_urls
-    with httpx.Client(timeout=10, headers=basic(editor)) as client:
+    with httpx.Client(timeout=10, headers=auth(editor)) as client:
         created = client.post(f"{apis[0]}{PARKS}", json=park("KCN cụm thử 0"),
                               headers={"Content-Type": "application/geo+json"})  # fmt: skip
         assert created.status_code == 201, created.text
@@ -169,7 +169,7 @@ def test_600_mixed_requests_all_succeed(topology: cluster.Topology, editor: Acco
     failures: list[str] = []
 
     def client_run(c: int) -> None:
-        with httpx.Client(timeout=20, headers=basic(editor)) as client:
+        with httpx.Client(timeout=20, headers=auth(editor)) as client:
             created = client.post(
                 f"{apis[c % 2]}{PARKS}", json=park(f"KCN hỗn hợp {c}"), headers={"Content-Type": "application/geo+json"}
             )

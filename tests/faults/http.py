@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 
 PROBLEM = "application/problem+json"
@@ -45,39 +46,43 @@ class Answer:
         return f"{self.status} {self.url} in {self.seconds:.2f} s {self.error or self.body[:160]!r}"
 
 
-def fetch(url: str, timeout: float = 20.0, method: str = "GET", body: Any = None) -> Answer:
+def exchange(
+    url: str, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None, timeout: float = 20.0
+) -> tuple[Answer, dict[str, str]]:
+    """The answer to one request (``body`` sent as JSON) and its headers, names in lower case."""
     data = json.dumps(body).encode() if body is not None else None
-    headers = {"Accept": "application/json"}
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            payload = response.read()
-            return Answer(
-                url,
-                response.status,
-                started,
-                time.monotonic() - started,
-                response.headers.get("Content-Type", ""),
-                response.headers.get("Retry-After"),
-                payload,
-            )
+            return _answer(url, started, response.status, response.headers, response.read())
     except urllib.error.HTTPError as exc:
         with exc:
             payload = exc.read()
-        return Answer(
-            url,
-            exc.code,
-            started,
-            time.monotonic() - started,
-            exc.headers.get("Content-Type", ""),
-            exc.headers.get("Retry-After"),
-            payload,
-        )
-    except (OSError, urllib.error.URLError) as exc:
-        return Answer(url, 0, started, time.monotonic() - started, error=f"{type(exc).__name__}: {exc}")
+        return _answer(url, started, exc.code, exc.headers, payload)
+    except OSError as exc:  # URLError included
+        return Answer(url, 0, started, time.monotonic() - started, error=f"{type(exc).__name__}: {exc}"), {}
+
+
+def _answer(url: str, started: float, status: int, headers: Message, payload: bytes) -> tuple[Answer, dict[str, str]]:
+    content_type, retry_after = headers.get("Content-Type", ""), headers.get("Retry-After")
+    answer = Answer(url, status, started, time.monotonic() - started, content_type, retry_after, payload)
+    return answer, {k.lower(): v for k, v in headers.items()}
+
+
+def fetch(url: str, timeout: float = 20.0, method: str = "GET", body: Any = None) -> Answer:
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return exchange(url, method, body, headers, timeout)[0]
+
+
+def in_background(url: str) -> tuple[threading.Thread, list[Answer]]:
+    """A GET of ``url`` in a thread of its own; its answer is appended to the list."""
+    out: list[Answer] = []
+    thread = threading.Thread(target=lambda: out.append(fetch(url)), daemon=True)
+    thread.start()
+    return thread, out
 
 
 @dataclass

@@ -5,7 +5,6 @@ flowing."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy import Engine
 from gis_service.admission import Gate
 from gis_service.errors import ServiceBusy
 from gis_service.settings import Settings
-from tests.faults.http import Answer, fetch
+from tests.faults.http import fetch, in_background
 from tests.faults.locks import table_locked, wait_until_blocked
 from tests.serverproc import server_process
 
@@ -31,13 +30,6 @@ ONE_SLOT = {
 }
 LON, LAT = 106.7266, 10.9312
 HEAVY = "/analysis/area-stats?collection=industrial_parks&by=status"
-
-
-def in_background(url: str) -> tuple[threading.Thread, list[Answer]]:
-    out: list[Answer] = []
-    thread = threading.Thread(target=lambda: out.append(fetch(url)), daemon=True)
-    thread.start()
-    return thread, out
 
 
 def nearby(distance_m: int) -> str:

@@ -9,8 +9,6 @@ the database was down (never another 5xx) and served edits again without being r
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import time
 import uuid
@@ -23,8 +21,9 @@ import pytest
 
 from gis_service.auth.admin import Admin
 from gis_service.settings import Settings
+from tests.accessdata import basic
 from tests.faults.cluster import ThrowawayCluster
-from tests.faults.http import Answer, wait_for
+from tests.faults.http import Answer, exchange, wait_for
 from tests.serverproc import server_process
 
 pytestmark = pytest.mark.timeout(240)
@@ -47,43 +46,6 @@ class Edits:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def send(url: str, method: str, body: Any, headers: dict[str, str]) -> tuple[Answer, dict[str, str]]:
-    import urllib.error
-    import urllib.request
-
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            payload = response.read()
-            answer = Answer(
-                url,
-                response.status,
-                started,
-                time.monotonic() - started,
-                response.headers.get("Content-Type", ""),
-                response.headers.get("Retry-After"),
-                payload,
-            )
-            return answer, {k.lower(): v for k, v in response.headers.items()}
-    except urllib.error.HTTPError as exc:
-        with exc:
-            payload = exc.read()
-        answer = Answer(
-            url,
-            exc.code,
-            started,
-            time.monotonic() - started,
-            exc.headers.get("Content-Type", ""),
-            exc.headers.get("Retry-After"),
-            payload,
-        )
-        return answer, {k.lower(): v for k, v in exc.headers.items()}
-    except OSError as exc:
-        return Answer(url, 0, started, time.monotonic() - started, error=f"{type(exc).__name__}: {exc}"), {}
-
-
 class Client:
     def __init__(self, base: str, auth: str, edits: Edits, stop: threading.Event) -> None:
         self.base, self.auth, self.edits, self.stop = base, auth, edits, stop
@@ -91,7 +53,7 @@ class Client:
     def call(self, path: str, method: str, body: Any, **headers: str) -> tuple[Answer, dict[str, str]] | None:
         """Until an answer that is not 'try again' (no answer, 503); None when the load is over."""
         while not self.stop.is_set():
-            answer, got = send(self.base + path, method, body, {"Authorization": self.auth, **headers})
+            answer, got = exchange(self.base + path, method, body, {"Authorization": self.auth, **headers})
             with self.edits.lock:
                 self.edits.answers.append(answer)
             if answer.status not in (0, 503):
@@ -162,7 +124,7 @@ def editor_auth(own_cluster: tuple[ThrowawayCluster, Settings]) -> Iterator[str]
         key = admin.create_key(name).token
     finally:
         admin.close()
-    yield "Basic " + base64.b64encode(f"{name}:{key}".encode()).decode()
+    yield basic(name, key)["Authorization"]
 
 
 def test_acknowledged_edits_survive_ten_immediate_stops(

@@ -4,14 +4,13 @@ with Retry-After within the pool wait bound, and cached tiles are still served a
 from __future__ import annotations
 
 import statistics
-import threading
 
 import morecantile
 import pytest
 from sqlalchemy import Engine
 
 from gis_service.settings import Settings
-from tests.faults.http import Answer, fetch
+from tests.faults.http import fetch, in_background
 from tests.faults.locks import table_locked, wait_until_blocked
 from tests.serverproc import server_process
 
@@ -27,13 +26,6 @@ TINY_POOL = {
 def tile(zoom: int, lon: float = 106.65, lat: float = 11.0) -> str:
     t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, zoom)
     return f"/tiles/admin_units/{t.z}/{t.x}/{t.y}.pbf"
-
-
-def in_background(url: str) -> tuple[threading.Thread, list[Answer]]:
-    out: list[Answer] = []
-    thread = threading.Thread(target=lambda: out.append(fetch(url)), daemon=True)
-    thread.start()
-    return thread, out
 
 
 def test_full_pool_answers_503_in_time_and_cached_tiles_still_flow(migrated: Settings, bundled: Engine) -> None:

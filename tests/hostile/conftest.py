@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -55,3 +56,16 @@ def editor(admin: Admin, bundled: Engine) -> Iterator[Account]:
 @pytest.fixture(scope="module")
 def editing_targets(hostile_server: str, editor: Account) -> EditingTargets:
     return EditingTargets.make(hostile_server, editor.key)
+
+
+@pytest.fixture(scope="module")
+def open_proposal(hostile_server: str, editor: Account, editing_targets: EditingTargets) -> int:
+    """An open proposal of the editor's, to update its first park: a bad decision that is not refused shows."""
+    park = sorted(editing_targets.made["industrial_parks"])[0]
+    change = {"collection": "industrial_parks", "op": "update", "id": park, "baseVersion": 1,
+              "feature": editing_targets.made["industrial_parks"][park]}  # fmt: skip
+    body = {"title": "Open for the run", "changes": [change]}
+    answer = httpx.post(f"{hostile_server}/proposals", json=body, headers={"Authorization": f"Bearer {editor.key}"})
+    assert answer.status_code == 201, answer.text
+    proposal: int = answer.json()["id"]
+    return proposal

@@ -106,29 +106,23 @@ class Construct:
     #: What the bound counts: nesting depth, or ANDs/ORs.
     counts: str = "depth"
 
+    @classmethod
+    def of(cls, build: Callable[[int], Any]) -> Construct:
+        """Named after its builder; ``_json_…`` builders make CQL2 JSON, the others text."""
+        name = build.__name__.removeprefix("_")
+        lang = "cql2-json" if name.startswith("json_") else "cql2-text"
+        return cls(name, lang, build, "logical" if name.endswith("and_or") else "depth")
+
     def text(self, size: int) -> str:
         value = self.build(size)
         return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-CONSTRUCTS = [
-    Construct("not", "cql2-text", _not),
-    Construct("parentheses", "cql2-text", _parentheses),
-    Construct("functions", "cql2-text", _functions),
-    Construct("unary_minus", "cql2-text", _unary_minus),
-    Construct("arithmetic", "cql2-text", _arithmetic),
-    Construct("comparisons", "cql2-text", _comparisons),
-    Construct("arrays", "cql2-text", _arrays),
-    Construct("and_or", "cql2-text", _and_or, counts="logical"),
-    Construct("json_not", "cql2-json", _json_not),
-    Construct("json_functions", "cql2-json", _json_functions),
-    Construct("json_arrays", "cql2-json", _json_arrays),
-    Construct("json_objects", "cql2-json", _json_objects),
-    Construct("json_comparisons", "cql2-json", _json_comparisons),
-    Construct("json_and_or", "cql2-json", _json_and_or, counts="logical"),
-]
+TEXT_BUILDERS = [_not, _parentheses, _functions, _unary_minus, _arithmetic, _comparisons, _arrays, _and_or]
+JSON_BUILDERS = [_json_not, _json_functions, _json_arrays, _json_objects, _json_comparisons, _json_and_or]
+CONSTRUCTS = [Construct.of(build) for build in TEXT_BUILDERS + JSON_BUILDERS]
 #: Only for the margin and the measurement (its depth moves in steps of two).
-PARENTHESISED_ARITHMETIC = Construct("parenthesised_arithmetic", "cql2-text", _parenthesised_arithmetic)
+PARENTHESISED_ARITHMETIC = Construct.of(_parenthesised_arithmetic)
 BY_NAME = {c.name: c for c in [*CONSTRUCTS, PARENTHESISED_ARITHMETIC]}
 
 #: Parses with cql2 alone (no guard): the JSON constructs from Python objects, past orjson's own limit.

@@ -1,17 +1,32 @@
-"""Bad writes (OGC API Features Part 4), as a table like ``cases.py``: sent with an editor's key, so that what
-is refused is the input (media types, ``Content-Crs``, ``If-Match``, merge patches, NUL, nesting, sizes,
-numbers, ids, versions), and without credentials (a 401 before the body is read).
+"""Bad writes (OGC API Features Part 4), history reads and proposals, as a table like ``cases.py``: sent with an
+editor's key, so that what is refused is the input (media types, ``Content-Crs``, ``If-Match``, merge patches,
+NUL, nesting, sizes, numbers, ids, versions, the members of a proposal), and without credentials (a 401 before
+the body is read).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
-from tests.hostile.cases import BAD_BODIES, IN_REGION, PARKS, PROJECTED, SQUARE, UNITS, Case, deep_collection, get
+from tests.hostile.payloads import (
+    BAD_BODIES,
+    IN_REGION,
+    PARKS,
+    PROJECTED,
+    SQUARE,
+    UNITS,
+    Case,
+    deep_collection,
+    get,
+    gets,
+    post,
+)
 
 FEATURE = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
+JSON = {"Content-Type": "application/json"}
 NO_BODY = None
 
 
@@ -41,6 +56,10 @@ def write(family: str, name: str, method: str, target: str, body: Any, params: s
         sent["Authorization"] = f"Bearer {key}"
     names = (params,) if isinstance(params, str) else params
     return Case(family, name, method, target, data, sent, frozenset(names) if names else None)
+
+
+def keyed(case: Case, key: str) -> Case:
+    return replace(case, headers={**case.headers, "Authorization": f"Bearer {key}"})
 
 
 CONTENT_CRS = {
@@ -77,9 +96,9 @@ STALE_IF_MATCH = {
 }
 
 
-def edit_cases(key: str, feature_id: str) -> list[Case]:
+def edit_cases(key: str, feature_id: str, proposal_id: int) -> list[Case]:
     """Bad writes by an editor who may write to the parks; ``feature_id``: a park of the editor's own, so a
-    refusal is about the input, never a missing feature."""
+    refusal is about the input, never a missing feature; ``proposal_id``: an open proposal of the editor's."""
     f, items, item = "edits", f"{PARKS}/items", f"{PARKS}/items/{feature_id}"
     raw_nul = json.dumps(park_with(name="ab")).encode().replace(b"ab", b"a\x00b")
     deep_properties = {**park(), "properties": {"a": [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}}
@@ -158,32 +177,186 @@ def edit_cases(key: str, feature_id: str) -> list[Case]:
         ("revert_version_unknown", "POST", f"{item}/revert?version=999999", NO_BODY, "version", {}),
         ("revert_read_only", "POST", f"{UNITS}/items/1/revert?version=1", NO_BODY, "collectionId", {}),
         ("put_on_history", "PUT", f"{item}/history", park(), (), {}),
+        ("revert_version_negative", "POST", f"{item}/revert?version=-1", NO_BODY, "version", {}),
+        ("revert_version_nul", "POST", f"{item}/revert?version=1%00", NO_BODY, "version", {}),
+        ("revert_version_arabic", "POST", f"{item}/revert?version=%D9%A1", NO_BODY, "version", {}),
+        ("revert_version_empty", "POST", f"{item}/revert?version=", NO_BODY, "version", {}),
+        ("revert_feature_id_nul", "POST", f"{items}/%00/revert?version=1", NO_BODY, "featureId", {}),
+        ("revert_feature_id_too_long", "POST", f"{items}/{'x' * 65}/revert?version=1", NO_BODY, "featureId", {}),
+        ("revert_feature_unknown", "POST", f"{items}/NOPE-{feature_id}/revert?version=1", NO_BODY, (), {}),
+        ("revert_unknown_collection", "POST", "/collections/nope/items/1/revert?version=1", NO_BODY, (), {}),
     ]
     cases = [
         write(f, name, method, target, body, params, key, **headers)
         for name, method, target, body, params, headers in table
     ]
-    reads = [
-        ("changes_from_missing", f"{PARKS}/changes", "from"),
-        ("changes_from_garbage", f"{PARKS}/changes?from=yesterday", "from"),
-        ("changes_from_date_only", f"{PARKS}/changes?from=2025-07-01", "from"),
-        ("changes_from_feb_30", f"{PARKS}/changes?from=2025-02-30T00:00:00Z", "from"),
-        ("changes_from_offset_minutes_60", f"{PARKS}/changes?from=2025-07-01T00:00%2B05:60", "from"),
-        ("changes_to_hour_24", f"{PARKS}/changes?from=2025-07-01T00:00Z&to=2025-07-01T24:00Z", "to"),
-        ("changes_to_empty", f"{PARKS}/changes?from=2025-07-01T00:00Z&to=", "to"),
-        ("changes_from_empty", f"{PARKS}/changes?from=", "from"),
-        ("changes_from_nul", f"{PARKS}/changes?from=2025-07-01T00:00Z%00", "from"),
-        ("changes_read_only", f"{UNITS}/changes?from=2025-07-01T00:00Z", "collectionId"),
-        ("as_of_garbage", f"{PARKS}/items?asOf=now", "asOf"),
-        ("as_of_read_only", f"{UNITS}/items?asOf=2025-07-01T00:00Z", "asOf"),
-        ("history_read_only", f"{UNITS}/items/1/history", "collectionId"),
+    return cases + history_cases() + proposal_cases(key, feature_id, proposal_id)
+
+
+SINCE = "2025-07-01T00:00Z"
+#: Not an RFC 3339 date-time (``from`` and ``to`` of the changes of a collection).
+BAD_INSTANTS = {
+    "garbage": "yesterday",
+    "date_only": "2025-07-01",
+    "feb_30": "2025-02-30T00:00:00Z",
+    "offset_minutes_60": "2025-07-01T00:00%2B05:60",
+    "empty": "",
+    "nul": f"{SINCE}%00",
+    "invalid_utf8": "%FF",
+    "arabic_digits": "%D9%A2%D9%A0%D9%A2%D9%A5-07-01T00:00Z",
+}
+
+
+def history_cases() -> list[Case]:
+    """The reads of the history (anonymous: an editable collection's history is as public as the collection)."""
+    f = "edits"
+    return [
+        *(get(f, f"changes_from_{n}", f"{PARKS}/changes?from={v}", "from") for n, v in BAD_INSTANTS.items()),
+        *gets(
+            f,
+            {
+                "changes_to_hour_24": (f"{PARKS}/changes?from={SINCE}&to=2025-07-01T24:00Z", "to"),
+                "changes_to_empty": (f"{PARKS}/changes?from={SINCE}&to=", "to"),
+                "changes_from_missing": (f"{PARKS}/changes", "from"),
+                "changes_read_only": (f"{UNITS}/changes?from={SINCE}", "collectionId"),
+                "changes_unknown_collection": f"/collections/nope/changes?from={SINCE}",
+                "changes_collection_nul": (f"/collections/%00/changes?from={SINCE}", "collectionId"),
+                "as_of_garbage": (f"{PARKS}/items?asOf=now", "asOf"),
+                "as_of_read_only": (f"{UNITS}/items?asOf={SINCE}", "asOf"),
+                "history_read_only": (f"{UNITS}/items/1/history", "collectionId"),
+                "history_unknown_collection": "/collections/nope/items/1/history",
+                "history_unknown_feature": f"{PARKS}/items/NOPE/history",
+                "history_feature_id_nul": (f"{PARKS}/items/%00/history", "featureId"),
+                "history_feature_id_invalid_utf8": f"{PARKS}/items/%FF/history",
+                "history_feature_id_too_long": (f"{PARKS}/items/{'x' * 65}/history", "featureId"),
+            },
+        ),
     ]
-    return cases + [get(f, name, target, param) for name, target, param in reads]
+
+
+#: Not a proposal's number (``proposalId``: an integer from 1 to 2**62).
+BAD_PROPOSAL_IDS = {
+    "zero": "0",
+    "negative": "-1",
+    "text": "abc",
+    "float": "1.5",
+    "exponent": "1e3",
+    "nul": "%00",
+    "invalid_utf8": "%FF",
+    "arabic": "%D9%A1",
+    "fullwidth": "%EF%BC%91",
+    "beyond_bound": str(2**62 + 1),
+    "huge": "9" * 30,
+}
+NO_PROPOSAL = f"/proposals/{2**62}"
+
+
+def proposal_cases(key: str, feature_id: str, proposal_id: int) -> list[Case]:
+    """Bad proposals, and bad decisions on ``proposal_id`` (open: a refusal that did not happen would decide
+    it, and change ``feature_id``)."""
+    f, open_one = "proposals", f"/proposals/{proposal_id}"
+    create = {"collection": "industrial_parks", "op": "create", "feature": park()}
+    update = {"collection": "industrial_parks", "op": "update", "id": feature_id, "baseVersion": 1, "feature": park()}
+
+    def proposal(**members: Any) -> dict[str, Any]:
+        return {"title": "Hostile proposal", "changes": [create], **members}
+
+    def change(**members: Any) -> dict[str, Any]:
+        return proposal(changes=[{**update, **members}])
+
+    deep_properties = park_with(a=[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]])
+    bodies: dict[str, tuple[Any, str]] = {
+        "title_missing": ({"changes": [create]}, "title"),
+        "title_empty": (proposal(title=""), "title"),
+        "title_number": (proposal(title=5), "title"),
+        "title_too_long": (proposal(title="t" * 2001), "title"),
+        "comment_object": (proposal(comment={"a": 1}), "comment"),
+        "comment_too_long": (proposal(comment="c" * 2001), "comment"),
+        "changes_missing": ({"title": "Hostile proposal"}, "changes"),
+        "changes_empty": (proposal(changes=[]), "changes"),
+        "changes_object": (proposal(changes={"0": create}), "changes"),
+        "changes_too_many": (proposal(changes=[create] * 201), "changes"),
+        "change_not_object": (proposal(changes=[5]), "changes[0]"),
+        "op_unknown": (change(op="merge"), "changes[0].op"),
+        "op_nul": (change(op="update\u0000"), "changes[0].op"),
+        "collection_unknown": (change(collection="nope"), "changes[0].collection"),
+        "collection_nul": (change(collection="industrial_parks\u0000"), "changes[0].collection"),
+        "collection_read_only": (change(collection="admin_units"), "changes[0].collection"),
+        "id_missing": (change(id=None), "changes[0].id"),
+        "id_boolean": (change(id=True), "changes[0].id"),
+        "id_unknown": (change(id=f"NOPE-{feature_id}"), "changes[0].id"),
+        "id_integer_text": (change(collection="parcels", op="delete", id="abc"), "changes[0].id"),
+        "base_missing": (change(baseVersion=None), "changes[0].baseVersion"),
+        "base_zero": (change(baseVersion=0), "changes[0].baseVersion"),
+        "base_boolean": (change(baseVersion=True), "changes[0].baseVersion"),
+        "base_string": (change(baseVersion="1"), "changes[0].baseVersion"),
+        "base_float": (change(baseVersion=1.5), "changes[0].baseVersion"),
+        "base_beyond_64_bits": (change(baseVersion=2**70), "changes[0].baseVersion"),
+        "base_stale": (change(baseVersion=99), "changes[0].baseVersion"),
+        "feature_missing": (change(feature=None), "changes[0].feature"),
+        "feature_array": (change(feature=[]), "changes[0].feature"),
+        "feature_outside_region": (change(feature=point(0, 0)), "changes[0].geometry"),
+        "feature_unknown_property": (change(feature=park_with(nope=1)), "changes[0].properties.nope"),
+        "feature_beyond_the_column": (
+            change(feature=park_with(established_year=2**31)),
+            "changes[0].properties.established_year",
+        ),
+        "feature_nested_deep": (change(feature=deep_properties), "body"),
+        "geometry_collection_nested_200": (change(feature=park(**deep_collection(200))), "body"),
+        **{f"body_{name}": (body, "body") for name, body in BAD_BODIES.items()},
+        "too_large": (b'{"title": "' + b"t" * 1_200_000 + b'"}', "body"),
+    }
+    reasons = {"missing": {}, "empty": {"reason": ""}, "null": {"reason": None}, "number": {"reason": 5},
+               "array": {"reason": ["x"]}, "too_long": {"reason": "r" * 2001}}  # fmt: skip
+    cases = [
+        *(
+            post(f, name, "/proposals", body, param, raw=isinstance(body, bytes))
+            for name, (body, param) in bodies.items()
+        ),
+        *(post(f, f"reject_reason_{name}", f"{open_one}/reject", body, "reason") for name, body in reasons.items()),
+        *(
+            post(f, f"reject_body_{name}", f"{open_one}/reject", body, "body", raw=True)
+            for name, body in BAD_BODIES.items()
+        ),
+        post(f, "reject_unknown", f"{NO_PROPOSAL}/reject", {"reason": "no such proposal"}, "proposalId"),
+        post(f, "approve_unknown", f"{NO_PROPOSAL}/approve", None, "proposalId", raw=True),
+        *gets(
+            f,
+            {
+                "list_status_unknown": ("/proposals?status=maybe", "status"),
+                "list_status_upper_case": ("/proposals?status=OPEN", "status"),
+                "list_status_nul": ("/proposals?status=open%00", "status"),
+                "list_unknown_param": ("/proposals?x=1", "x"),
+                "list_param_invalid_utf8": "/proposals?%FF=1",
+                "one_unknown_param": (f"{open_one}?x=1", "x"),
+                "one_unknown": (NO_PROPOSAL, "proposalId"),
+                "session_unknown_param": ("/edit/session?x=1", "x"),
+            },
+        ),
+    ]
+    for name, value in BAD_PROPOSAL_IDS.items():
+        cases += [
+            get(f, f"one_id_{name}", f"/proposals/{value}", "proposalId"),
+            post(f, f"approve_id_{name}", f"/proposals/{value}/approve", None, "proposalId", raw=True),
+            post(f, f"reject_id_{name}", f"/proposals/{value}/reject", {"reason": "x"}, "proposalId"),
+        ]
+    media = {
+        "text_plain": ("/proposals", json.dumps(proposal()).encode(), "text/plain"),
+        "geojson": ("/proposals", json.dumps(proposal()).encode(), FEATURE),
+        "merge_patch": ("/proposals", json.dumps(proposal()).encode(), MERGE_PATCH),
+        "reject_text_plain": (f"{open_one}/reject", b'{"reason": "x"}', "text/plain"),
+        "reject_form": (f"{open_one}/reject", b"reason=x", "application/x-www-form-urlencoded"),
+        "approve_text_plain": (f"{open_one}/approve", b"approve", "text/plain"),
+    }
+    cases += [Case(f, n, "POST", t, body, {"Content-Type": kind}) for n, (t, body, kind) in media.items()]
+    cases.append(Case(f, "approve_too_large", "POST", f"{open_one}/approve", b"{}" + b" " * 1_200_000, JSON))
+    return [keyed(case, key) for case in cases]
 
 
 def anonymous_edit_cases(feature_id: str) -> list[Case]:
-    """Writes without (valid) credentials, each with something else wrong too: a protected operation answers
-    401 before it reads the body (a body refused by its headers alone, too large or not JSON, would come first)."""
+    """Writes, proposals and the edit session without (valid) credentials, most with something else wrong too:
+    a protected operation answers 401 before it reads the body (a body refused by its headers alone, too large
+    or not JSON, would come first)."""
     f, items, item = "anonymous_edits", f"{PARKS}/items", f"{PARKS}/items/{feature_id}"
     table: list[tuple[str, str, str, Any, dict[str, str]]] = [
         ("post_malformed", "POST", items, BAD_BODIES["malformed"], {}),
@@ -197,5 +370,20 @@ def anonymous_edit_cases(feature_id: str) -> list[Case]:
         ("bad_bearer", "PATCH", item, {}, {"Authorization": "Bearer gsk_nonsense.nonsense"}),
         ("basic_not_base64", "PATCH", item, {}, {"Authorization": "Basic !!!"}),
         ("unknown_scheme", "DELETE", item, NO_BODY, {"Authorization": "Digest x"}),
+        ("proposal_malformed", "POST", "/proposals", BAD_BODIES["malformed"], JSON),
+        ("proposal_not_a_proposal", "POST", "/proposals", {"changes": 5}, JSON),
+        ("proposal_approve_unknown", "POST", f"{NO_PROPOSAL}/approve", NO_BODY, {}),
+        ("proposal_reject_bad_reason", "POST", f"{NO_PROPOSAL}/reject", {"reason": 5}, JSON),
+        ("proposal_reject_bad_bearer", "POST", "/proposals/1/reject", {}, {**JSON, "Authorization": "Bearer x"}),
     ]
-    return [write(f, name, method, target, body, **headers) for name, method, target, body, headers in table]
+    reads = {
+        "proposals": ("/proposals", {}),
+        "proposal_unknown": (NO_PROPOSAL, {}),
+        "edit_session": ("/edit/session", {}),
+        "edit_session_basic_not_base64": ("/edit/session", {"Authorization": "Basic !!!"}),
+    }
+    cases = [
+        *(write(f, name, method, target, body, **headers) for name, method, target, body, headers in table),
+        *(Case(f, name, "GET", target, headers=headers) for name, (target, headers) in reads.items()),
+    ]
+    return [replace(case, status=401) for case in cases]

@@ -140,7 +140,9 @@ def changed_features_not_made_by(engine: Engine, name: str) -> list[tuple[str, s
 
 
 def remove_features_made_by(engine: Engine, name: str) -> None:
-    """Other modules count the bundled features: what the run made goes (its history stays)."""
+    """Other modules count the bundled features and list proposals: what the run made goes (the history of
+    the features stays)."""
     with engine.begin() as conn:
         for table in EDITABLE_TABLES:
             conn.execute(text(MADE.format(table=table)), {"name": name})
+        conn.execute(text("DELETE FROM proposals WHERE author = :name"), {"name": name})

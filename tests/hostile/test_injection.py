@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from gis_service.settings import Settings
 from tests.accessdata import Account
+from tests.hostile.edit_cases import park
 from tests.hostile.rawhttp import Answer, RawClient
 
 SLEEP_S = 3
@@ -176,6 +177,7 @@ TARGETS = [
     Target("raster colormap", g("/rasters/population_density/tilejson.json?colormap={}"), FEW),
     Target("map collection", g("/maps/collections/{}"), FEW),
     Target("queryables collection", g("/collections/{}/queryables"), FEW),
+    Target("schema collection", g("/collections/{}/schema"), FEW),
 ]
 
 
@@ -194,6 +196,17 @@ def edit_header(name: str, target: str = BUNDLED_PARK + "x") -> EditBuild:
     """A PATCH of a feature that does not exist (or a well-formed one that is refused) carrying the payload
     in a header: the change context is set in the database before the feature is looked up."""
     return lambda p: ("PATCH", target, b"{}", {**PATCH_HEADERS, name: p})
+
+
+JSON = {"Content-Type": "application/json"}
+#: A change of a proposal that names no feature there is (the payloads go into its members).
+CHANGE = {"collection": "industrial_parks", "op": "update", "id": "NOPE", "baseVersion": 1, "feature": park()}
+
+
+def proposal(change: Callable[[str], dict[str, object]]) -> EditBuild:
+    """A proposal of one change carrying the payload: refused (the change names no feature there is, or is no
+    change at all); a feature the collection takes, so that an id gets as far as the database."""
+    return lambda p: ("POST", "/proposals", json.dumps({"title": "t", "changes": [change(p)]}).encode(), JSON)
 
 
 def latin1(payloads: tuple[str, ...]) -> tuple[str, ...]:
@@ -220,10 +233,20 @@ EDIT_TARGETS: list[tuple[str, EditBuild, tuple[str, ...]]] = [
         FEW,
     ),
     ("edit: items asOf", lambda p: ("GET", f"{ITEMS}?asOf={quote(p, safe='')}", None, {}), FEW),
+    ("proposal: id of a change", proposal(lambda p: {**CHANGE, "id": p}), ALL),
+    ("proposal: collection of a change", proposal(lambda p: {**CHANGE, "collection": p}), FEW),
+    ("proposal: op of a change", proposal(lambda p: {**CHANGE, "op": p}), FEW),
+    ("proposals: status", lambda p: ("GET", f"/proposals?status={quote(p, safe='')}", None, {}), FEW),
+    ("proposal: id", lambda p: ("GET", f"/proposals/{quote(p, safe='')}", None, {}), FEW),
+    (
+        "proposal: reason of a rejection",
+        lambda p: ("POST", f"/proposals/{2**62}/reject", json.dumps({"reason": p}).encode(), JSON),
+        FEW,
+    ),
 ]
 #: Tables a request with a key may change without changing data: when the key was last used, the access audit;
 #: and the roles, which are the cluster's (other sessions on it make theirs): the payloads' role is looked for.
-BOOKKEEPING = {"api_keys", "audit_log", "roles"}
+BOOKKEEPING = frozenset({"api_keys", "audit_log", "roles"})
 PAYLOAD_ROLE = "evil"
 
 
@@ -271,12 +294,46 @@ def checksums_before(migrated: Settings, bundled: Engine) -> dict[str, str]:
     return table_checksums(migrated.dsn)
 
 
-def answers(raw: RawClient) -> Iterator[tuple[Target, str, Answer]]:
+def answers(raw: RawClient) -> Iterator[tuple[str, str, Answer]]:
     for target in TARGETS:
         for payload in target.payloads:
             method, path, body = target.build(payload)
             headers = {"Accept": "application/json", **({"Content-Type": "application/json"} if body else {})}
-            yield target, payload, raw.request(method, path, body=body, headers=headers)
+            yield target.name, payload, raw.request(method, path, body=body, headers=headers)
+
+
+def write_answers(raw: RawClient, key: str) -> Iterator[tuple[str, str, Answer]]:
+    for name, build, payloads in EDIT_TARGETS:
+        for payload in payloads:
+            method, path, body, headers = build(payload)
+            sent = {"Accept": "application/json", "Authorization": f"Bearer {key}", **headers}
+            yield name, payload, raw.request(method, path, body=body, headers=sent)
+
+
+def injection_failures(answers: Iterable[tuple[str, str, Answer]], *, refused: bool) -> list[str]:
+    """Answers that failed (a 5xx; anything but a 4xx where each payload must be ``refused``), that show SQL,
+    or that took as much longer than usual as a ``pg_sleep`` would."""
+    failures: list[str] = []
+    usual: dict[str, list[float]] = {}
+    probes: list[tuple[str, str, float]] = []
+    for name, payload, answer in answers:
+        label = f"{name} <- {payload!r}"
+        if answer.status >= 500 or (refused and not 400 <= answer.status < 500):
+            failures.append(f"{label}: status {answer.status} {answer.text()[:200]}")
+        if leak := sql_in(answer, payload):
+            failures.append(f"{label}: SQL or driver text in the answer: {leak!r}")
+        if payload in SLEEPERS:
+            probes.append((name, payload, answer.seconds))
+        else:
+            usual.setdefault(name, []).append(answer.seconds)
+    for name, payload, seconds in probes:
+        if seconds > (median := statistics.median(usual[name])) + SLEEP_S * 0.5:
+            failures.append(f"{name} <- {payload!r}: {seconds:.2f} s against {median:.2f} s usually")
+    return failures
+
+
+def changed(before: dict[str, str], after: dict[str, str], bookkeeping: frozenset[str] = frozenset()) -> list[str]:
+    return sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t) and t not in bookkeeping)
 
 
 def test_there_are_enough_payloads_and_every_target_gets_timing_probes() -> None:
@@ -289,29 +346,9 @@ def test_there_are_enough_payloads_and_every_target_gets_timing_probes() -> None
 def test_no_payload_injects_delays_leaks_sql_or_changes_data(
     raw: RawClient, migrated: Settings, checksums_before: dict[str, str]
 ) -> None:
-    failures: list[str] = []
-    timings: dict[str, list[float]] = {}
-    sleeper_times: list[tuple[Target, str, float]] = []
-    for target, payload, answer in answers(raw):
-        label = f"{target.name} <- {payload!r}"
-        if answer.status >= 500:
-            failures.append(f"{label}: status {answer.status} {answer.text()[:200]}")
-        if leak := sql_in(answer, payload):
-            failures.append(f"{label}: SQL or driver text in the answer: {leak!r}")
-        if payload in SLEEPERS:
-            sleeper_times.append((target, payload, answer.seconds))
-        else:
-            timings.setdefault(target.name, []).append(answer.seconds)
-    for target, payload, seconds in sleeper_times:
-        usual = statistics.median(timings[target.name])
-        if seconds > usual + SLEEP_S * 0.5:
-            failures.append(f"{target.name} <- {payload!r}: {seconds:.2f} s against {usual:.2f} s usually")
+    failures = injection_failures(answers(raw), refused=False)
     assert raw.get("/health").status == 200, "the server is down after the injection attempts"
-    after = table_checksums(migrated.dsn)
-    changed = sorted(
-        name for name in set(checksums_before) | set(after) if checksums_before.get(name) != after.get(name)
-    )
-    assert not changed, f"data changed in {changed}"
+    assert not (moved := changed(checksums_before, table_checksums(migrated.dsn))), f"data changed in {moved}"
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
 
 
@@ -319,28 +356,47 @@ def test_no_payload_in_a_write_injects_delays_leaks_sql_or_changes_data(
     raw: RawClient, migrated: Settings, editor: Account
 ) -> None:
     before = table_checksums(migrated.dsn)
-    failures: list[str] = []
-    timings: dict[str, list[float]] = {}
-    sleepers: list[tuple[str, str, float]] = []
-    for name, build, payloads in EDIT_TARGETS:
-        for payload in payloads:
-            method, path, body, headers = build(payload)
-            sent = {"Accept": "application/json", "Authorization": f"Bearer {editor.key}", **headers}
-            answer = raw.request(method, path, body=body, headers=sent)
-            label = f"{name} <- {payload!r}"
-            if not 400 <= answer.status < 500:
-                failures.append(f"{label}: status {answer.status} {answer.text()[:200]}")
-            if leak := sql_in(answer, payload):
-                failures.append(f"{label}: SQL or driver text in the answer: {leak!r}")
-            if payload in SLEEPERS:
-                sleepers.append((name, payload, answer.seconds))
-            else:
-                timings.setdefault(name, []).append(answer.seconds)
-    for name, payload, seconds in sleepers:
-        if seconds > statistics.median(timings[name]) + SLEEP_S * 0.5:
-            failures.append(f"{name} <- {payload!r}: {seconds:.2f} s")
+    failures = injection_failures(write_answers(raw, editor.key), refused=True)
     after = table_checksums(migrated.dsn)
-    changed = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t) and t not in BOOKKEEPING)
-    assert not changed, f"data changed in {changed}"
+    assert not (moved := changed(before, after, BOOKKEEPING)), f"data changed in {moved}"
     assert PAYLOAD_ROLE not in after["roles"].split(","), "a payload made a role"
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
+
+
+#: What a title, a comment or a reason may hold, kept as sent: markup, template syntax, SQL and its timing
+#: probes, quoting, a bidirectional override, control characters, emoji, the longest text allowed.
+HOSTILE_TEXT = [
+    '<script>alert("x")</script><img src=x onerror=alert(1)>',
+    "{{7*7}} ${7*7} <%= 7*7 %> {% debug %}",
+    "'; DROP TABLE proposals;--",
+    *SLEEPERS[::6],
+    "\\'\"`$$",
+    "\u202eKCN Việt\u202c 🏭",
+    "\r\n\t\u0007 padded ",
+    "t" * 2000,
+]
+
+
+def test_hostile_text_in_proposals_is_kept_as_text(raw: RawClient, migrated: Settings, editor: Account) -> None:
+    """Titles, comments and reasons are stored and answered as sent; none changes anything but its proposal,
+    none delays an answer or shows SQL."""
+    before = table_checksums(migrated.dsn)
+    sent = {"Accept": "application/json", "Authorization": f"Bearer {editor.key}", **JSON}
+    create = {"collection": "industrial_parks", "op": "create", "feature": park()}
+    kept, timed = [], []
+    for text in HOSTILE_TEXT:
+        body = json.dumps({"title": text, "comment": text, "changes": [create]}).encode()
+        made = raw.request("POST", "/proposals", body=body, headers=sent)
+        assert made.status == 201, f"{text[:60]!r}: {made.status} {made.text()[:200]}"
+        number = made.json()["id"]
+        reason = json.dumps({"reason": text}).encode()
+        rejected = raw.request("POST", f"/proposals/{number}/reject", body=reason, headers=sent)
+        shown = raw.get(f"/proposals/{number}", headers=sent)
+        timed += [("proposal title", text, made), ("rejection reason", text, rejected), ("proposal", text, shown)]
+        kept.append(
+            (rejected.status, *(shown.json().get(k) for k in ("title", "comment", "reason"))) == (200, text, text, text)
+        )
+    failures = injection_failures(timed, refused=False)
+    assert not (moved := changed(before, table_checksums(migrated.dsn), BOOKKEEPING | {"proposals"})), moved
+    assert all(kept), [text[:60] for text, same in zip(HOSTILE_TEXT, kept, strict=True) if not same]
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
