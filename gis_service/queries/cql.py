@@ -252,7 +252,7 @@ class Translator:
                 return self.checked(self.instant_literal(node), like)
             if "type" in node or "bbox" in node:
                 raise self.error("a geometry can only be an argument of a spatial operator (S_INTERSECTS, …)")
-            raise self.error(f"unsupported value {shown(orjson.dumps(node).decode(), 80)}")
+            raise self.error(f"unsupported value {_sample(node)}")
         if isinstance(node, list):
             raise self.error("a list is only allowed after IN")
         return self.typed_literal(node, like)
@@ -384,6 +384,15 @@ class Translator:
         if any(family(kind_of(end)) != "time" for end in (a0, a1, b0, b1)):
             raise self.error(f"{op.upper()} compares dates, timestamps or intervals of them")
         return TEMPORAL[op](a0, a1, b0, b1)
+
+
+def _sample(node: dict[str, Any]) -> str:
+    """The start of a value for an error message; a value nested past orjson's 255 levels is named by its
+    operator (the message must not fail itself)."""
+    try:
+        return shown(orjson.dumps(node).decode(), 80)
+    except orjson.JSONEncodeError:
+        return f'{{"op": {shown(str(node.get("op")), 40)}, …}}'
 
 
 def _instant(text: str, kind: str) -> Expr:

@@ -3,14 +3,22 @@
 ``cql2`` parses (Rust, pest) and converts (pyo3) recursively: input nested deeply enough overflows the
 native stack and the process dies of SIGSEGV, which no ``except`` can catch. Measured with cql2 0.6 on an
 8 MiB stack, in the levels :func:`nesting` and :func:`json_nesting` count (``python -m
-tests.hostile.cql_crash`` measures again), it dies at 1,552 nested parentheses or arrays, 2,208 levels of
-parenthesised arithmetic, 3,104 nested function calls, 3,456 NOTs or unary minuses, 3,904 chained
-comparisons, 9,088 chained additions, 16,384 ANDs/ORs in a row, and 5,888 nested CQL2-JSON operators
-(orjson refuses JSON nested beyond 1,024 levels before that). So before the library sees a filter, it is
-scanned without recursion for what makes the parser recurse, and refused above ``max_depth`` levels (64
-by default, never more than :data:`DEPTH_CEILING`) or :data:`MAX_LOGICAL` ANDs/ORs. These exact bounds
-stay far below every crash, so the parse runs in the request's own process; no construct was found that
-crashes the library under them (``tests/hostile/test_cql_bounds.py`` checks 4x the ceiling).
+tests.hostile.cql_crash`` measures again), it dies at 1,104 levels of ``(a OR (b AND …))``, 1,552
+nested parentheses or arrays, 2,208 levels of parenthesised arithmetic, 3,104 nested function calls, 3,456
+NOTs or unary minuses, 3,904 chained comparisons, 9,088 chained additions, 16,384 ANDs/ORs in a row, and
+5,888 nested CQL2-JSON operators (orjson refuses JSON nested beyond 1,024 levels before that).
+
+Python's stack runs out much sooner: the translation to SQLAlchemy and SQLAlchemy's compiler recurse
+about a dozen frames per level of nested CASEI/ACCENTI and half as many per level of alternately nested
+AND/OR, and a RecursionError under Python's limit of 1,000 frames is a 500. Measured through a real server
+(uvicorn, items, CSV and tiles) the shallowest such failure is 84 levels of nested CASEI, then 131 of
+``(a OR (b AND …))``, 167 of ``NOT (a OR NOT (b AND …))`` (``python -m tests.hostile.cql_crash`` prints
+both thresholds from a shallow stack). So before the library sees a filter, it is scanned without
+recursion for what makes the parser recurse, and refused above ``max_depth`` levels (64 by default,
+never more than :data:`DEPTH_CEILING`) or :data:`MAX_LOGICAL` ANDs/ORs. Under these exact bounds every
+construct parses, translates, compiles and runs in the request's own process
+(``tests/hostile/test_cql_bounds.py`` sends the deepest allowed filter of each through a server
+configured with the ceiling, and checks that bare cql2 survives 4x the ceiling).
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from typing import Any
 
 from gis_service.errors import InvalidFilter
 
-#: Hard ceiling of the configurable depth: 6x below the shallowest crash measured (1,552 parentheses).
-DEPTH_CEILING = 256
+#: Hard ceiling of the configurable depth: 20 levels under the shallowest RecursionError measured in a
+#: request (84 nested CASEI), 17x under the shallowest crash of cql2 (1,104 levels of alternate OR/AND).
+DEPTH_CEILING = 64
 #: ANDs and ORs in one filter (16x below the crash of a flat chain); longer lists are what IN is for.
 MAX_LOGICAL = 1_000
 

@@ -4,7 +4,9 @@ Each construct is built by ``build(depth)`` so that :func:`gis_service.queries.c
 :func:`~gis_service.queries.cql.json_nesting` (JSON) of the result is exactly ``depth`` (for ``and_or``:
 ``depth`` ANDs/ORs). Everything that may crash runs in a child process (a stack overflow is SIGSEGV).
 
-Run as a script to measure the depth at which cql2 itself crashes for each construct::
+Run as a script to measure, for each construct, the depth at which cql2 itself crashes (its native stack)
+and the depth at which cql2's parse, the translation to SQL and its compilation run out of Python's stack
+(a RecursionError, measured from the script's shallow stack: a request starts deeper, so it fails sooner)::
 
     .venv/bin/python -m tests.hostile.cql_crash
 """
@@ -55,6 +57,30 @@ def _parenthesised_arithmetic(depth: int) -> str:
     return "planned_area_ha = " + "(1 + " * levels + "1" + ")" * levels
 
 
+def _casei(depth: int) -> str:
+    return "CASEI(" * depth + "name" + ")" * depth + " = 'x'"
+
+
+def _casei_accenti(depth: int) -> str:
+    """CASEI and ACCENTI alternating (nothing to collapse), in a LIKE."""
+    calls = "".join("CASEI(" if level % 2 else "ACCENTI(" for level in range(depth))
+    return calls + "name" + ")" * depth + " LIKE 'x%'"
+
+
+def _or_and(depth: int) -> str:
+    """OR and AND nested alternately, so no list of them flattens: ``(a OR (b AND (c OR …)))``."""
+    groups = "".join("(code='A' OR " if level % 2 == 0 else "(code='A' AND " for level in range(depth - 1))
+    return groups + COMPARISON + ")" * (depth - 1)
+
+
+def _not_or_and(depth: int) -> str:
+    """``NOT (a OR NOT (b AND …))``: two levels per group."""
+    levels = (depth - 1) // 2
+    groups = "".join("NOT (code='A' OR " if level % 2 == 0 else "NOT (code='A' AND " for level in range(levels))
+    inner = COMPARISON if depth % 2 else "NOT " + COMPARISON
+    return groups + inner + ")" * levels
+
+
 def _and_or(count: int) -> str:
     return " AND ".join(["code='A'"] * (count + 1))
 
@@ -94,6 +120,24 @@ def _json_comparisons(depth: int) -> dict[str, Any]:
     return node
 
 
+def _json_casei(depth: int) -> dict[str, Any]:
+    node: Any = {"property": "name"}
+    for level in range(depth - 2):
+        node = {"op": "casei" if level % 2 else "accenti", "args": [node]}
+    return {"op": "=", "args": [node, "x"]}
+
+
+def _json_not_or_and(depth: int) -> dict[str, Any]:
+    """NOT, AND and OR nested alternately: two levels per NOT over AND or OR."""
+    node: dict[str, Any] = {"op": ">", "args": [{"property": "planned_area_ha"}, 1]}
+    if depth % 2:
+        node = {"op": "not", "args": [node]}
+    for level in range((depth - 2 - depth % 2) // 2):
+        operand = {"op": "=", "args": [{"property": "code"}, "A"]}
+        node = {"op": "not", "args": [{"op": "or" if level % 2 else "and", "args": [operand, node]}]}
+    return node
+
+
 def _json_and_or(count: int) -> dict[str, Any]:
     return {"op": "or", "args": [{"op": ">", "args": [{"property": "planned_area_ha"}, i]} for i in range(count + 1)]}
 
@@ -118,8 +162,14 @@ class Construct:
         return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-TEXT_BUILDERS = [_not, _parentheses, _functions, _unary_minus, _arithmetic, _comparisons, _arrays, _and_or]
-JSON_BUILDERS = [_json_not, _json_functions, _json_arrays, _json_objects, _json_comparisons, _json_and_or]
+TEXT_BUILDERS = [
+    *(_not, _parentheses, _functions, _unary_minus, _arithmetic, _comparisons, _arrays),
+    *(_casei, _casei_accenti, _or_and, _not_or_and, _and_or),
+]
+JSON_BUILDERS = [
+    *(_json_not, _json_functions, _json_arrays, _json_objects, _json_comparisons),
+    *(_json_casei, _json_not_or_and, _json_and_or),
+]
 CONSTRUCTS = [Construct.of(build) for build in TEXT_BUILDERS + JSON_BUILDERS]
 #: Only for the margin and the measurement (its depth moves in steps of two).
 PARENTHESISED_ARITHMETIC = Construct.of(_parenthesised_arithmetic)
@@ -164,8 +214,49 @@ def crash_threshold(construct: Construct, *, cwd: str, high: int = 1 << 16) -> i
     return high
 
 
+def translates(construct: Construct, size: int) -> bool:
+    """Whether cql2's parse, the translation to SQL and its compilation get through ``size`` without failing
+    (a RecursionError: Python's stack, not the native one), from this shallow stack; refusals count as through."""
+    import cql2
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql
+
+    from gis_service.catalog import Catalog
+    from gis_service.errors import GisServiceError
+    from gis_service.queries import cql
+    from gis_service.settings import PROJECT_ROOT
+
+    spec = Catalog.from_dir(PROJECT_ROOT / "layers").get("industrial_parks")
+    value = construct.build(size)
+    try:
+        ast = (cql2.parse_text(value) if isinstance(value, str) else cql2.Expr(value)).to_json()
+    except Exception:  # cql2 refuses with bare Exceptions
+        return True
+    try:
+        select(cql.to_sql(spec, ast)).compile(dialect=postgresql.dialect())
+    except GisServiceError:  # a refusal (400), not a failure
+        return True
+    except Exception:  # RecursionError, or anything else that would be a 500
+        return False
+    return True
+
+
+def recursion_threshold(construct: Construct, *, high: int = 1024) -> int | None:
+    """The smallest size (exact) at which translate + compile fails (Python's stack exhausted, or another
+    error than a refusal), or None."""
+    if translates(construct, high):
+        return None
+    low = 1
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if translates(construct, middle) else (low, middle)
+    return high
+
+
 if __name__ == "__main__":
     from gis_service.settings import PROJECT_ROOT
 
     for item in [*CONSTRUCTS, PARENTHESISED_ARITHMETIC]:
-        print(f"{item.name:28} crashes at {crash_threshold(item, cwd=str(PROJECT_ROOT))} ({item.counts})", flush=True)
+        native = crash_threshold(item, cwd=str(PROJECT_ROOT))
+        python = recursion_threshold(item) if item.counts == "depth" else None
+        print(f"{item.name:20} cql2 crashes at {native}, Python's stack runs out at {python} ({item.counts})")
