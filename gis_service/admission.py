@@ -44,8 +44,12 @@ class GateStats:
 class Gate:
     """A semaphore with a bounded queue and a bounded wait; one per worker process."""
 
-    def __init__(self, concurrency: int, queue: int, wait_s: float) -> None:
+    def __init__(
+        self, concurrency: int, queue: int, wait_s: float, work: tuple[str, str] = ("heavy analysis", "heavy analyses")
+    ) -> None:
         self.concurrency, self.queue, self.wait_s = concurrency, queue, wait_s
+        #: What waits here, singular and plural, for the 503's detail.
+        self.one, self.many = work
         self.stats = GateStats()
         self._slots = asyncio.Semaphore(concurrency)
         self._waiting = 0
@@ -59,7 +63,7 @@ class Gate:
         if self._slots.locked() and self._waiting >= self.queue:
             self.stats.rejected_full += 1
             raise ServiceBusy(
-                f"{self.concurrency} heavy analyses are running and {self._waiting} are waiting; try again shortly"
+                f"{self.concurrency} {self.many} are running and {self._waiting} are waiting; try again shortly"
             )
         self._waiting += 1
         try:
@@ -67,7 +71,7 @@ class Gate:
                 await self._slots.acquire()
         except TimeoutError:
             self.stats.rejected_wait += 1
-            raise ServiceBusy(f"no slot for a heavy analysis became free within {self.wait_s:g} s") from None
+            raise ServiceBusy(f"no slot for a {self.one} became free within {self.wait_s:g} s") from None
         finally:
             self._waiting -= 1
         self.stats.admitted += 1
@@ -83,7 +87,7 @@ class Admission:
     def __init__(self, settings: AdmissionSettings) -> None:
         self.settings = settings
         self.gate = Gate(settings.concurrency, settings.queue, settings.wait_s)
-        self.maps = Gate(settings.map_concurrency, settings.queue, settings.wait_s)
+        self.maps = Gate(settings.map_concurrency, settings.queue, settings.wait_s, ("map page", "map pages"))
 
     async def gate_for(self, request: Request) -> Gate | None:
         route = request.scope.get("route")

@@ -39,6 +39,8 @@ from gis_service.settings import Settings
 #: with more arguments than PostgreSQL's 100.
 MAX_PROPERTIES = 50
 MAX_SORT_KEYS = 8
+#: The ``request.state`` attribute of the request's connection to the primary, while it holds one.
+PRIMARY_CONNECTION = "primary_connection"
 
 
 def _pydantic(parse: Any) -> Any:
@@ -69,8 +71,9 @@ AsciiDate = Annotated[dt.date, _pydantic(date_value)]
 PlainText = Annotated[str, _pydantic(text_value)]
 
 
-def plain_text_params(request: Request) -> None:
-    """PostgreSQL text cannot hold NUL: a ``%00`` in any path or query parameter is refused by name."""
+async def plain_text_params(request: Request) -> None:
+    """PostgreSQL text cannot hold NUL: a ``%00`` in any path or query parameter is refused by name. Every
+    route depends on it (``create_app``), before any connection is taken."""
     for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
         if "\x00" in name or "\x00" in str(value):
             culprit = name if "\x00" not in name else name.replace("\x00", "\\x00")
@@ -88,10 +91,18 @@ async def get_catalog(request: Request) -> Catalog:
 
 
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """The request's read connection: a replica when configured (gis_service.replicas), else the primary."""
-    plain_text_params(request)
+    """The request's read connection: a replica when configured (gis_service.replicas), else the primary.
+
+    One on the primary is also what authentication runs on when it comes later (``request.state``, see
+    :func:`gis_service.auth.dependency.auth_connection`): a request never holds one pooled connection while
+    waiting for a second, which, with every connection of the pool held so, would wait forever."""
     async with read_connection(request) as conn:
-        yield conn
+        if conn.sync_engine is request.app.state.engine.sync_engine:
+            setattr(request.state, PRIMARY_CONNECTION, conn)
+        try:
+            yield conn
+        finally:
+            setattr(request.state, PRIMARY_CONNECTION, None)
 
 
 async def collection_param(

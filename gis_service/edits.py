@@ -26,7 +26,6 @@ from gis_service.db import database_message
 from gis_service.edit_input import CRS84, Candidate, IfMatch, checked_feature, keep_id, merge_patch
 from gis_service.errors import Conflict, FeatureNotFound, Forbidden, InvalidFeature, PreconditionFailed
 from gis_service.queries import edits as eq
-from gis_service.queries.edits import required_properties as required_properties  # what the editor's form asks
 from gis_service.queries.features import ItemsQuery
 
 #: Unconditional PATCHes are retried when another write lands between their read and their update.

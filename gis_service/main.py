@@ -15,6 +15,7 @@ from gis_service.auth.middleware import AccessHeaders
 from gis_service.auth.verify import AuthState
 from gis_service.catalog import Catalog
 from gis_service.db import async_engine
+from gis_service.dependencies import plain_text_params
 from gis_service.maps.assets import STATIC_DIR
 from gis_service.middleware import BodyLimit, HeadAsGet
 from gis_service.raster.catalog import RasterCatalog
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(plain_text_params)],
     )
     app.state.settings = settings
     app.state.catalog = Catalog.from_dir(settings.layers_dir)

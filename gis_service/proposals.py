@@ -32,6 +32,7 @@ from gis_service.errors import (
     UnknownCollection,
 )
 from gis_service.history import rfc3339
+from gis_service.literals import text_value
 from gis_service.queries import edits as eq
 from gis_service.queries import proposals as pq
 
@@ -75,7 +76,7 @@ def _text(document: dict[str, Any], name: str, *, required: bool) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         raise InvalidParameter(f"{name}: a string of at most {MAX_TEXT} characters is expected", parameter=name)
-    return value
+    return text_value(value, parameter=name)
 
 
 # ---- parsing and checking (pure) ----------------------------------------------------------------------
@@ -124,6 +125,7 @@ def _target(item: dict[str, Any], where: str) -> tuple[str, int]:
     feature_id, base = item.get("id"), item.get("baseVersion")
     if not isinstance(feature_id, str | int) or isinstance(feature_id, bool) or str(feature_id) == "":
         raise InvalidParameter(f"{where}.id: the feature id is required", parameter=f"{where}.id")
+    text_value(str(feature_id), parameter=f"{where}.id")
     if not isinstance(base, int) or isinstance(base, bool) or base < 1:
         raise InvalidParameter(f"{where}.baseVersion: the version the change is based on (its ETag's number) "
                                "is required", parameter=f"{where}.baseVersion")  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,13 +20,28 @@ from gis_service.auth.principal import Action, Principal
 from gis_service.auth.verify import AuthState, authenticate, set_actor
 from gis_service.catalog import LayerSpec
 from gis_service.db import request_connection
-from gis_service.dependencies import CollectionDep
+from gis_service.dependencies import PRIMARY_CONNECTION, CollectionDep
 from gis_service.errors import Forbidden, NotAuthenticated
 from gis_service.settings import Settings
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+@asynccontextmanager
+async def auth_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """Where authentication runs its statement: the request's own connection to the primary when it was
+    taken first (``ConnDep`` before the access dependency), else a connection of its own, returned before
+    the request takes its connection. So a request never holds one pooled connection while waiting for
+    another (``gis_service.dependencies.get_connection``). A replica's connection is not used: a key made
+    a moment ago may not have reached it, and the key's use is written."""
+    held: AsyncConnection | None = getattr(request.state, PRIMARY_CONNECTION, None)
+    if held is not None:
+        yield held
+        return
+    async with request_connection(request.app.state.engine) as conn:
+        yield conn
 
 
 async def current_principal(request: Request) -> Principal | None:
@@ -41,13 +57,14 @@ async def current_principal(request: Request) -> Principal | None:
         if isinstance(credential, credentials.KeyCredential):  # one key's holder; tokens share no counter
             throttle_keys.append(f"credential:{credential.label}")
         await state.throttle.wait(*throttle_keys)
-        return await authenticate(state, request.app.state.engine, credential)
+        return await authenticate(state, partial(auth_connection, request), credential)
     except NotAuthenticated as exc:
         state.throttle.failed(*throttle_keys)
         subject = credential.label if credential else None
         scheme = credential.scheme if credential else "malformed"
         detail = {"reason": exc.detail, "scheme": scheme, "path": request.url.path}
-        await store.record(request.app.state.engine, "auth_failure", subject=subject, address=address, detail=detail)
+        connect = partial(auth_connection, request)
+        await store.record(connect, "auth_failure", subject=subject, address=address, detail=detail)
         raise
 
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gis_service.auth.principal import GrantInfo, merge_grants
-from gis_service.db import request_connection
 from gis_service.errors import GisServiceError
 from gis_service.queries import access as aq
 
 log = logging.getLogger("gis_service.auth")
+#: Where the statements of an authentication run (the engine is autocommit: each lands at once): the
+#: request's own connection when it holds one, else a short one (:func:`gis_service.auth.dependency.auth_connection`).
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 
 @dataclass(frozen=True)
@@ -75,11 +79,11 @@ async def touch(conn: AsyncConnection, key_id: int, every_s: int) -> None:
     await conn.execute(aq.touch_key(key_id, every_s))
 
 
-async def record(engine: AsyncEngine, event: str, **fields: Any) -> None:
-    """One audit row, on a connection of its own (autocommit); a failure to write it is logged, not raised:
-    the client gets the answer it was due either way."""
+async def record(connect: Connect, event: str, **fields: Any) -> None:
+    """One audit row (autocommit); a failure to write it is logged, not raised: the client gets the answer
+    it was due either way."""
     try:
-        async with request_connection(engine) as conn:
+        async with connect() as conn:
             await conn.execute(aq.audit(event, **fields))
     except (GisServiceError, DBAPIError, OSError) as exc:
         log.warning("audit row %s not written: %s", event, type(exc).__name__)

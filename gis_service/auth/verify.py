@@ -10,14 +10,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gis_service.auth import dbroles, keys, store
 from gis_service.auth.credentials import Credential, KeyCredential
 from gis_service.auth.principal import Principal, Scope
+from gis_service.auth.store import Connect
 from gis_service.auth.throttle import FailureThrottle
 from gis_service.auth.tokens import OidcVerifier, TokenRejected
-from gis_service.db import request_connection
 from gis_service.errors import NotAuthenticated
 from gis_service.queries import access as aq
 from gis_service.settings import Settings
@@ -44,14 +44,14 @@ class AuthState:
         return cls(settings, OidcVerifier(settings.auth), FailureThrottle(settings.auth))
 
 
-async def authenticate(state: AuthState, engine: AsyncEngine, credential: Credential) -> Principal:
+async def authenticate(state: AuthState, connect: Connect, credential: Credential) -> Principal:
     if isinstance(credential, KeyCredential):
-        return await _by_key(state, engine, credential)
+        return await _by_key(state, connect, credential)
     try:
         claims = await state.verifier.verify(credential.token)
     except TokenRejected as exc:
         raise NotAuthenticated(str(exc)) from None
-    async with request_connection(engine) as conn:
+    async with connect() as conn:
         caller = await store.by_subject(conn, claims.subject, list(claims.groups))
     row = caller.principal
     if row is not None and row.disabled:
@@ -68,14 +68,14 @@ async def authenticate(state: AuthState, engine: AsyncEngine, credential: Creden
     )
 
 
-async def _by_key(state: AuthState, engine: AsyncEngine, credential: KeyCredential) -> Principal:
+async def _by_key(state: AuthState, connect: Connect, credential: KeyCredential) -> Principal:
     """One statement reads the key, its account and the grants; ``last_used_at`` is written only when due."""
     pepper = state.settings.auth.pepper_bytes
     if pepper is None:
         raise NotAuthenticated("API keys cannot be checked: the service has no GIS_AUTH__PEPPER")
     presented = credential.key
     every_s = state.settings.auth.key_touch_interval_s
-    async with request_connection(engine) as conn:
+    async with connect() as conn:
         found = await store.by_key(conn, presented.prefix, every_s)
         if not keys.matches(pepper, presented.secret, found[0].secret_hash if found else NO_HASH) or found is None:
             raise NotAuthenticated("unknown API key, or a wrong secret")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from gis_service import html
@@ -10,7 +11,7 @@ from gis_service.html import esc
 from gis_service.maps.assets import Assets
 from gis_service.maps.build import MapOptions, RasterOverlay
 from gis_service.maps.data import PLANNING_LAYERS, UNIT_SETS, MapRequest
-from gis_service.raster.catalog import RasterCatalog
+from gis_service.raster.catalog import RasterCatalog, RasterSpec
 from gis_service.settings import Settings
 
 PLANNING_TITLE = "Former Binh Duong: planning to 2040"
@@ -41,10 +42,14 @@ def map_options(
 
 
 def raster_overlays(
-    settings: Settings, base: str = "", rasters: RasterCatalog | None = None
+    settings: Settings,
+    base: str = "",
+    rasters: RasterCatalog | None = None,
+    shown: Callable[[RasterSpec], bool] = lambda spec: True,
 ) -> tuple[RasterOverlay, ...]:
     """Our raster tiles (``layers/rasters.yaml``, or the catalogue the service loaded at start-up) that have
-    been built; unbuilt ones would only answer 404."""
+    been built (unbuilt ones would only answer 404) and that ``shown`` lets the viewer see (a page served to
+    a caller lists only the rasters whose source collections the caller may read)."""
     if rasters is None:
         rasters = RasterCatalog.from_file(settings.layers_dir / "rasters.yaml", settings.raster.directory)
     return tuple(
@@ -54,7 +59,7 @@ def raster_overlays(
             attribution=spec.attribution,
         )
         for spec in rasters
-        if (rasters.directory / spec.file).is_file()
+        if (rasters.directory / spec.file).is_file() and shown(spec)
     )
 
 

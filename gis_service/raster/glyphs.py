@@ -113,7 +113,8 @@ def render_range(path: Path, fontstack: str, start: int) -> bytes:
 
 def parse_range(text: str) -> int:
     start, _, end = text.partition("-")
-    if not (start.isdigit() and end.isdigit()) or int(start) % 256 or int(end) != int(start) + 255:
+    ascii_digits = start.isascii() and start.isdigit() and end.isascii() and end.isdigit()  # not "²" nor "٠"
+    if not ascii_digits or int(start) % 256 or int(end) != int(start) + 255:
         raise GlyphsNotFound(f"{text!r} is not a glyph range like 0-255")
     if int(end) > 0xFFFF:
         raise GlyphsNotFound(f"{text!r} is beyond the Basic Multilingual Plane")

@@ -20,7 +20,7 @@ from gis_service.auth.dependency import CurrentPrincipal, ReadableCollection, au
 from gis_service.auth.principal import Action, Principal
 from gis_service.catalog import LayerSpec
 from gis_service.crs import SUPPORTED, ServiceCrs
-from gis_service.dependencies import CollectionDep, ConnDep, crs_query, plain_text_params
+from gis_service.dependencies import AsciiInt, CollectionDep, ConnDep, crs_query, reject_unknown
 from gis_service.errors import InvalidParameter, MethodNotAllowed, PreconditionRequired
 from gis_service.literals import datetime_value
 from gis_service.queries import edits as eq
@@ -46,7 +46,6 @@ def allowed(principal: Principal | None, spec: LayerSpec, item: bool) -> list[st
 
 
 def editable(request: Request, principal: Principal | None, spec: LayerSpec, action: Action) -> None:
-    plain_text_params(request)  # a %00 in the id would reach SQL (reads refuse it where they take a connection)
     if not spec.editable:
         allow = ", ".join(READ_METHODS)
         raise MethodNotAllowed(f"{spec.id} is read-only", parameter="collectionId", headers={"Allow": allow})
@@ -202,6 +201,7 @@ async def delete(request: Request, spec: CollectionDep, principal: CurrentPrinci
             summary="Every version of a feature (extension)")  # fmt: skip
 async def feature_history(request: Request, conn: ConnDep, spec: ReadableCollection, featureId: FeatureIdPath,
                           ) -> Response:  # fmt: skip
+    reject_unknown(request, set())
     versions = await history.versions(conn, spec, featureId)
     return FastJSON({"collection": spec.id, "id": featureId, "versions": versions})
 
@@ -215,6 +215,7 @@ async def changes(
     start: Annotated[str, Query(alias="from", description="RFC 3339 instant (exclusive).")],
     end: Annotated[str | None, Query(alias="to", description="RFC 3339 instant (inclusive); now if absent.")] = None,
 ) -> Response:
+    reject_unknown(request, {"from", "to"})
     since = datetime_value(start, parameter="from")
     until = datetime_value(end, parameter="to") if end is not None else dt.datetime.now(dt.UTC)
     return FastJSON(await history.changes(conn, spec, since, until))
@@ -223,7 +224,7 @@ async def changes(
 @router.post(REVERT, operation_id="revertFeature",
              summary="Write an earlier version back as a new one (curators; extension)")  # fmt: skip
 async def revert(request: Request, spec: CollectionDep, principal: CurrentPrincipal, featureId: FeatureIdPath,
-                 version: Annotated[int, Query(ge=1, description="The version to restore.")],
+                 version: Annotated[AsciiInt, Query(ge=1, description="The version to restore.")],
                  comment: CommentHeader = None) -> Response:  # fmt: skip
     history.kept(spec)  # no history to revert to: the resource does not exist (as for …/history)
     editable(request, principal, spec, Action.CURATE)

@@ -8,6 +8,7 @@ API.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated
@@ -17,14 +18,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from gis_service import html, repository
-from gis_service.auth.dependency import ReadableCollection, ReadableLayers
+from gis_service.auth.dependency import Readable, ReadableCollection, ReadableLayers
+from gis_service.catalog import Catalog
 from gis_service.dependencies import AsciiInt, CatalogDep, ConnDep, SettingsDep, reject_unknown
 from gis_service.maps import pages
 from gis_service.maps.assets import STATIC_DIR, Assets
 from gis_service.maps.build import build_map, render
 from gis_service.maps.data import PLANNING_LAYERS, UNIT_SETS, YEAR_RANGE, MapRequest, fetch_async
+from gis_service.raster.catalog import RasterSpec
 from gis_service.responses import etag_for, not_modified
 from gis_service.routers.common import root_path
+from gis_service.routers.raster import DERIVED_FROM
 
 router = APIRouter(prefix="/maps", tags=["Maps"])
 # Ranges and choices are documented here and checked by the page (a bad value gets an HTML error page).
@@ -48,12 +52,18 @@ def code_version() -> str:
     return hashlib.sha1(b"".join(f.read_bytes() for f in files), usedforsecurity=False).hexdigest()[:12]
 
 
+def raster_readable(catalog: Catalog, readable: Readable) -> Callable[[RasterSpec], bool]:
+    """Whether the caller may see a raster: it shows the data of the collections it is computed from."""
+    return lambda raster: all(readable(catalog.get(name)) for name in DERIVED_FROM[raster.derive])
+
+
 async def map_page(
-    request: Request, conn: ConnDep, catalog: CatalogDep, map_request: MapRequest, title: str
+    request: Request, conn: ConnDep, catalog: CatalogDep, readable: Readable, map_request: MapRequest, title: str
 ) -> Response:
     settings = request.app.state.settings
     root = root_path(request)
-    rasters = pages.raster_overlays(settings, root, request.app.state.rasters)
+    shown = raster_readable(catalog, readable)
+    rasters = pages.raster_overlays(settings, root, request.app.state.rasters, shown)
     options = pages.map_options(settings, Assets.served(root), title=title, rasters=rasters, root=root)
     options.assets.check()
     versions = await repository.layer_versions(conn)
@@ -88,7 +98,7 @@ async def planning_map(
     reject_unknown(request, {"year", "units"})
     shown = tuple(spec.id for spec in readable.only(catalog.get(name) for name in PLANNING_LAYERS))
     map_request = pages.map_request(settings, year=year, units=units, collections=shown)
-    return await map_page(request, conn, catalog, map_request, pages.PLANNING_TITLE)
+    return await map_page(request, conn, catalog, readable, map_request, pages.PLANNING_TITLE)
 
 
 @router.get(
@@ -103,9 +113,10 @@ async def collection_map(
     catalog: CatalogDep,
     settings: SettingsDep,
     spec: ReadableCollection,
+    readable: ReadableLayers,
     year: Year = None,
     units: Units = None,
 ) -> Response:
     reject_unknown(request, {"year", "units"})
     map_request = pages.map_request(settings, year=year, units=units, collections=(spec.id,))
-    return await map_page(request, conn, catalog, map_request, spec.title)
+    return await map_page(request, conn, catalog, readable, map_request, spec.title)

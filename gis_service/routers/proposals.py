@@ -14,13 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from gis_service import proposals
 from gis_service.auth.dependency import CurrentPrincipal
-from gis_service.dependencies import CatalogDep, ConnDep, reject_unknown
+from gis_service.dependencies import AsciiInt, CatalogDep, ConnDep, reject_unknown
 from gis_service.responses import FastJSON
 from gis_service.routers.common import base_url
 from gis_service.routers.edits import client, json_document
 
 router = APIRouter(prefix="/proposals", tags=["Proposals"])
-ProposalId = Annotated[int, Path(ge=1, le=2**62, description="The proposal's number.")]
+ProposalId = Annotated[AsciiInt, Path(ge=1, le=2**62, description="The proposal's number.")]
 Status = Annotated[
     Literal["open", "approved", "rejected"] | None, Query(description="Only proposals in this state (default: all).")
 ]

@@ -68,8 +68,10 @@ def test_heavy_analyses_wait_in_their_own_bounded_queue(migrated: Settings, bund
     for answer in (full, far, far_posted):
         assert answer.well_formed_503(), str(answer)
         assert answer.json()["title"] == "Service busy" and answer.seconds < 0.5, str(answer)
+        assert "heavy analyses are running" in answer.json()["detail"], str(answer)
     assert [a.status for a in cheap] == [200, 200, 200], [str(a) for a in cheap]
     assert queued_answer and queued_answer[0].well_formed_503(), queued_answer
+    assert "no slot for a heavy analysis" in queued_answer[0].json()["detail"], str(queued_answer[0])
     assert WAIT_S - 0.1 <= queued_answer[0].seconds < WAIT_S + 1.5, str(queued_answer[0])
     assert running_answer and running_answer[0].status == 200, running_answer
     assert again.status == 200
@@ -122,6 +124,9 @@ def test_map_pages_queue_apart_from_analyses(migrated: Settings, bundled: Engine
         rendering.join(timeout=30)
 
     assert turned_away.well_formed_503() and turned_away.seconds < 0.5, str(turned_away)
+    # the detail names what is queued: map pages, not analyses
+    assert "1 map pages are running" in turned_away.json()["detail"], str(turned_away)
+    assert "no slot for a map page" in waited[0].json()["detail"], str(waited[0])
     assert [a.status for a in others] == [200, 200], [str(a) for a in others]
     assert waited and waited[0].well_formed_503() and waited[0].seconds >= WAIT_S - 0.1, waited
     assert rendered and rendered[0].status == 200, rendered

@@ -181,6 +181,8 @@ def edit_cases(key: str, feature_id: str, proposal_id: int) -> list[Case]:
         ("revert_version_nul", "POST", f"{item}/revert?version=1%00", NO_BODY, "version", {}),
         ("revert_version_arabic", "POST", f"{item}/revert?version=%D9%A1", NO_BODY, "version", {}),
         ("revert_version_empty", "POST", f"{item}/revert?version=", NO_BODY, "version", {}),
+        ("revert_version_beyond_64_bits", "POST", f"{item}/revert?version={'9' * 30}", NO_BODY, "version", {}),
+        ("revert_version_underscore", "POST", f"{item}/revert?version=1_0", NO_BODY, "version", {}),
         ("revert_feature_id_nul", "POST", f"{items}/%00/revert?version=1", NO_BODY, "featureId", {}),
         ("revert_feature_id_too_long", "POST", f"{items}/{'x' * 65}/revert?version=1", NO_BODY, "featureId", {}),
         ("revert_feature_unknown", "POST", f"{items}/NOPE-{feature_id}/revert?version=1", NO_BODY, (), {}),
@@ -190,7 +192,7 @@ def edit_cases(key: str, feature_id: str, proposal_id: int) -> list[Case]:
         write(f, name, method, target, body, params, key, **headers)
         for name, method, target, body, params, headers in table
     ]
-    return cases + history_cases() + proposal_cases(key, feature_id, proposal_id)
+    return cases + history_cases(feature_id) + proposal_cases(key, feature_id, proposal_id)
 
 
 SINCE = "2025-07-01T00:00Z"
@@ -207,10 +209,14 @@ BAD_INSTANTS = {
 }
 
 
-def history_cases() -> list[Case]:
-    """The reads of the history (anonymous: an editable collection's history is as public as the collection)."""
+def history_cases(feature_id: str) -> list[Case]:
+    """The reads of the history (anonymous: an editable collection's history is as public as the collection);
+    ``feature_id``: a park that has a history."""
     f = "edits"
     return [
+        # a parameter the read does not take is refused as everywhere else, before anything is looked up
+        replace(get(f, "changes_unknown_param", f"{PARKS}/changes?from={SINCE}&x=1", "x"), status=400),
+        replace(get(f, "history_unknown_param", f"{PARKS}/items/{feature_id}/history?x=1", "x"), status=400),
         *(get(f, f"changes_from_{n}", f"{PARKS}/changes?from={v}", "from") for n, v in BAD_INSTANTS.items()),
         *gets(
             f,
@@ -247,6 +253,7 @@ BAD_PROPOSAL_IDS = {
     "fullwidth": "%EF%BC%91",
     "beyond_bound": str(2**62 + 1),
     "huge": "9" * 30,
+    "underscore": "1_0",
 }
 NO_PROPOSAL = f"/proposals/{2**62}"
 
@@ -270,6 +277,8 @@ def proposal_cases(key: str, feature_id: str, proposal_id: int) -> list[Case]:
         "title_empty": (proposal(title=""), "title"),
         "title_number": (proposal(title=5), "title"),
         "title_too_long": (proposal(title="t" * 2001), "title"),
+        "title_nul": (proposal(title="a\u0000b"), "title"),
+        "comment_nul": (proposal(comment="a\u0000b"), "comment"),
         "comment_object": (proposal(comment={"a": 1}), "comment"),
         "comment_too_long": (proposal(comment="c" * 2001), "comment"),
         "changes_missing": ({"title": "Hostile proposal"}, "changes"),
@@ -285,6 +294,7 @@ def proposal_cases(key: str, feature_id: str, proposal_id: int) -> list[Case]:
         "id_missing": (change(id=None), "changes[0].id"),
         "id_boolean": (change(id=True), "changes[0].id"),
         "id_unknown": (change(id=f"NOPE-{feature_id}"), "changes[0].id"),
+        "id_nul": (change(id="a\u0000b"), "changes[0].id"),
         "id_integer_text": (change(collection="parcels", op="delete", id="abc"), "changes[0].id"),
         "base_missing": (change(baseVersion=None), "changes[0].baseVersion"),
         "base_zero": (change(baseVersion=0), "changes[0].baseVersion"),
@@ -307,7 +317,8 @@ def proposal_cases(key: str, feature_id: str, proposal_id: int) -> list[Case]:
         "too_large": (b'{"title": "' + b"t" * 1_200_000 + b'"}', "body"),
     }
     reasons = {"missing": {}, "empty": {"reason": ""}, "null": {"reason": None}, "number": {"reason": 5},
-               "array": {"reason": ["x"]}, "too_long": {"reason": "r" * 2001}}  # fmt: skip
+               "array": {"reason": ["x"]}, "too_long": {"reason": "r" * 2001},
+               "nul": {"reason": "a\u0000b"}}  # fmt: skip
     cases = [
         *(
             post(f, name, "/proposals", body, param, raw=isinstance(body, bytes))

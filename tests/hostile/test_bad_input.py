@@ -10,7 +10,6 @@ itself is refused, with what is wrong named), and without credentials (a 401 bef
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 
@@ -18,10 +17,10 @@ from gis_service.main import create_app
 from gis_service.settings import Settings
 from tests.accessdata import Account
 from tests.hostile.cases import all_cases
-from tests.hostile.edit_cases import SINCE, anonymous_edit_cases, edit_cases, keyed, park
+from tests.hostile.edit_cases import anonymous_edit_cases, edit_cases
 from tests.hostile.fuzzedits import EditingTargets
 from tests.hostile.odd_cases import odd_but_valid_cases, raw_byte_cases
-from tests.hostile.payloads import PARKS, Case, get, post
+from tests.hostile.payloads import PARKS, Case
 from tests.hostile.rawhttp import Answer, RawClient
 from tests.hostile.routes import reached, routes
 
@@ -177,51 +176,3 @@ def test_odd_input_is_answered_without_a_server_error(raw: RawClient, cases: obj
             failures.append(f"{case.label}: {'; '.join(wrong)}")
     assert healthy(raw) is None
     assert not failures, "\n".join(failures)
-
-
-def wrongly_answered(key: str, feature_id: str, proposal_id: int) -> dict[str, Case]:
-    """Requests the service answers wrongly today, each with the answer it should give (a problem with this
-    status, 400 unless said, naming this parameter). Each moves into its family's table once the service
-    answers it so."""
-    f, fonts, item = "wrong", "/fonts/DejaVu%20Sans%20Book", f"{PARKS}/items/{feature_id}"
-    create = {"collection": "industrial_parks", "op": "create", "feature": park()}
-    update = {"collection": "industrial_parks", "op": "update", "id": "a\u0000b", "baseVersion": 1, "feature": park()}
-    cases = [
-        # Glyph ranges read with str.isdigit: a superscript digit ends in a 500, Arabic-Indic digits are read.
-        replace(get(f, "glyphs_superscript_digit", f"{fonts}/%C2%B2-255.pbf"), status=404),
-        replace(get(f, "glyphs_arabic_indic_digits", f"{fonts}/%D9%A0-%D9%A2%D9%A5%D9%A5.pbf"), status=404),
-        # NUL in a proposal's text reaches the database, whose refusal names no parameter.
-        post(f, "proposal_title_nul", "/proposals", {"title": "a\u0000b", "changes": [create]}, "title"),
-        post(
-            f,
-            "proposal_comment_nul",
-            "/proposals",
-            {"title": "t", "comment": "a\u0000b", "changes": [create]},
-            "comment",
-        ),
-        post(f, "proposal_change_id_nul", "/proposals", {"title": "t", "changes": [update]}, "changes[0].id"),
-        post(f, "reject_reason_nul", f"/proposals/{proposal_id}/reject", {"reason": "a\u0000b"}, "reason"),
-        # A version beyond 64 bits reaches the database, whose refusal names no parameter.
-        post(f, "revert_version_beyond_64_bits", f"{item}/revert?version={'9' * 30}", None, "version", raw=True),
-        # Integers read as Python reads them (1_0 is 10), not as the strict ASCII numbers of other parameters.
-        get(f, "proposal_id_underscore", "/proposals/1_0", "proposalId"),
-        post(f, "revert_version_underscore", f"{item}/revert?version=1_0", None, "version", raw=True),
-        # The reads of the history take any parameter, where every other read refuses what it does not know.
-        get(f, "changes_unknown_param", f"{PARKS}/changes?from={SINCE}&x=1", "x"),
-        get(f, "history_unknown_param", f"{item}/history?x=1", "x"),
-    ]
-    return {case.name: keyed(replace(case, status=case.status or 400), key) for case in cases}
-
-
-WRONGLY_ANSWERED = sorted(wrongly_answered("key", "ID", 1))
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="answered wrongly by the service today")
-@pytest.mark.parametrize("name", WRONGLY_ANSWERED)
-def test_requests_answered_wrongly_today(
-    raw: RawClient, editor: Account, editing_targets: EditingTargets, open_proposal: int, name: str
-) -> None:
-    park_id = sorted(editing_targets.made["industrial_parks"])[0]
-    case = wrongly_answered(editor.key, park_id, open_proposal)[name]
-    answer = send(raw, case)
-    assert not problems_with(case, answer), f"{case.label}: {problems_with(case, answer)}"
