@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
@@ -286,10 +287,13 @@ def start_redis(topo: Topology) -> None:
 
 
 def worker_env(topo: Topology, secrets: dict[str, str]) -> dict[str, str]:
-    """A worker's settings: the primary through PgBouncer, reads on the replicas, tiles shared in Redis."""
+    """A worker's settings: the primary through PgBouncer, reads on the replicas, tiles shared in Redis, and
+    LISTEN on the primary itself (PgBouncer in transaction mode never delivers a notification)."""
+    password = secrets["GIS_DB__APP_PASSWORD"]
     return {
         "GIS_DATABASE_URL": topo.url(topo.pgbouncer_port),
         "GIS_DB__POOLER": "pgbouncer",
+        "GIS_DB__LISTEN_URL": topo.url(topo.primary_port, user=f"{dbroles.APP}:{quote(password, safe='')}"),
         "GIS_DB__REPLICA_URLS": json.dumps(topo.replica_urls),
         "GIS_DB__APP_ROLE": dbroles.APP,
         "GIS_DB__APP_PASSWORD": secrets["GIS_DB__APP_PASSWORD"],
@@ -322,7 +326,8 @@ def start_workers(topo: Topology, secrets: dict[str, str]) -> None:
 
 def nginx_conf(topo: Topology) -> str:
     """nginx as the CDN stand-in: it caches what the API marks public (versioned tiles for a year, the rest
-    for their short max-age), never ``private`` answers nor ones that set a cookie."""
+    for their short max-age), never ``private`` answers nor ones that set a cookie. The cache key holds the
+    client's Host, which is forwarded and ends up in links: one host's answers are never another's."""
     home = topo.path / "nginx"
     upstreams = "".join(f"        server 127.0.0.1:{port};\n" for port in topo.api_ports)
     return f"""daemon on;
@@ -350,6 +355,7 @@ http {{
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_cache api;
+            proxy_cache_key $scheme$http_host$request_uri;
             proxy_cache_lock on;
             proxy_cache_revalidate on;
             proxy_cache_use_stale updating error timeout;

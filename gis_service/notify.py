@@ -5,7 +5,9 @@ write sends, so a tile cache hit costs no query and a write shows in tiles as so
 worker. It listens on one dedicated asyncpg connection (never a pooled one: a listener must stay on its
 session). After (re)connecting it LISTENs first and then reads every version, so no write falls in between;
 a periodic full read is the safety net for a lost notification. While it has no live connection (the
-database is down, or a pooler that does not support LISTEN is in the way) the polled source answers.
+database is down) the polled source answers. It connects to ``db.listen_url`` (the primary itself), else to
+the request URL; PgBouncer in transaction mode never delivers notifications, so with ``db.pooler=pgbouncer``
+and no listen URL nothing listens and the polled source answers alone (said once in the log).
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ class NotifiedVersions:
             return snapshot
         return await self.fallback.current()
 
+    async def identity(self) -> str:
+        return await self.fallback.identity()
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -151,12 +156,35 @@ class NotifiedVersions:
 _VERSIONS_SQL = str(meta.layer_versions().compile(dialect=postgresql.dialect()))
 
 
-def listen_dsn(settings: Settings) -> str:
-    """The request role's URL as libpq/asyncpg spell it."""
-    return settings.request_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+def listen_dsn(settings: Settings) -> str | None:
+    """Where to LISTEN, as libpq/asyncpg spell it: ``db.listen_url``, else the request role's URL; None when
+    that URL is a transaction-mode PgBouncer (which accepts LISTEN and never delivers a notification)."""
+    if settings.db.listen_url:
+        url = settings.db.listen_url
+    elif settings.db.pooler == "pgbouncer":
+        return None
+    else:
+        url = settings.request_url
+    for driver in ("postgresql+asyncpg://", "postgresql+psycopg://"):
+        url = url.replace(driver, "postgresql://", 1)
+    return url
 
 
-async def listening_versions(settings: Settings, fallback: LayerVersions) -> NotifiedVersions:
-    versions = NotifiedVersions(listen_dsn(settings), fallback, connect_timeout_s=settings.db.connect_timeout_s)
+async def listening_versions(settings: Settings, fallback: LayerVersions) -> LayerVersions:
+    """The worker's version source: a listener in front of ``fallback`` (or ``fallback`` alone when there is
+    nowhere to listen). The database's identity (the tile cache's namespace) is read here, at start-up."""
+    try:
+        await fallback.identity()
+    except Exception as exc:  # the database may be down at start-up: it is read on first use then
+        log.warning("tile cache namespace not read at start-up: %s", exc)
+    dsn = listen_dsn(settings)
+    if dsn is None:
+        log.warning(
+            "layer versions: not listening (db.pooler=pgbouncer cannot deliver notifications and db.listen_url "
+            "is not set); polled every %s ms",
+            settings.cache.versions_max_age_ms,
+        )
+        return fallback
+    versions = NotifiedVersions(dsn, fallback, connect_timeout_s=settings.db.connect_timeout_s)
     await versions.start()
     return versions

@@ -37,6 +37,7 @@ EMPTY = {
     201: "Created: `Location` names what was made.",
     204: "No content: no feature in this tile, or the change is done.",
     304: "Not modified: the `ETag` sent in `If-None-Match` is still current.",
+    307: "The data changed since this version: `Location` is the tile at the current version.",
 }
 
 

@@ -70,6 +70,19 @@ class DatabaseSettings(BaseModel):
         description="pgbouncer: the engines connect through PgBouncer in transaction mode (no prepared "
         "statement cache; statement timeout and jit come from the role, `ALTER ROLE … SET`).",
     )
+    listen_url: str | None = Field(
+        None,
+        description="Where workers LISTEN for layer version changes: a direct connection to the primary (a "
+        "pooler in transaction mode cannot deliver notifications). Default: the request URL, except with "
+        "`pooler=pgbouncer`, where versions are then polled.",
+    )
+
+    @field_validator("listen_url")
+    @classmethod
+    def _listen_postgres(cls, value: str | None) -> str | None:
+        if value and not value.startswith(POSTGRES_URL):
+            raise ValueError("listen_url must be a postgresql:// URL")
+        return value or None
 
     @field_validator("replica_urls", mode="before")
     @classmethod
@@ -116,7 +129,15 @@ class TileSettings(BaseModel):
     buffer: int = Field(64, ge=0, le=1024)
     max_features: int = Field(20_000, ge=1, description="Features per layer per tile; the rest are dropped.")
     simplify_below_zoom: int = Field(14, ge=0, le=30, description="Lines and polygons are simplified below it.")
-    max_age_s: int = Field(0, ge=0, description="Cache-Control max-age; 0 = revalidate (ETag) every time.")
+    max_age_s: int = Field(
+        5, ge=0, description="Cache-Control max-age of unversioned tile URLs; 0 = revalidate (ETag) every time."
+    )
+    stale_while_revalidate_s: int = Field(
+        30,
+        ge=0,
+        description="Cache-Control stale-while-revalidate of unversioned tile URLs: a cache may answer with the "
+        "tile it holds this long past max-age while it revalidates (ETag). Versioned URLs are immutable.",
+    )
     planning_layers: list[str] = [
         "admin_units",
         "planning_zones",
@@ -144,6 +165,15 @@ class CacheSettings(BaseModel):
         le=60_000,
         description="The layers' data versions (part of every tile key) are re-read at most this often per "
         "process, so a cached tile needs no pooled connection; a write shows in tiles within this time.",
+    )
+    lock_ms: int = Field(
+        10_000, ge=100, le=600_000, description="Lifetime of a worker's Redis lock on a cold tile it renders."
+    )
+    lock_wait_ms: int = Field(
+        3_000,
+        ge=0,
+        le=60_000,
+        description="How long a worker waits for a cold tile another worker is rendering before it renders it.",
     )
 
 

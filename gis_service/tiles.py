@@ -3,8 +3,12 @@
 The render path is ``versions -> key -> If-None-Match -> cache (single flight) -> ST_AsMVT``; the key
 carries the layers' data versions, the catalogue entries and every parameter, so it doubles as a strong
 ETag. Tiles are cached gzip-compressed (most clients ask for gzip; the rest get them inflated). The
-versions come from a per-process source on a connection of its own, so a cache hit never queues for the
-request pool; a connection is taken only to render a miss.
+versions come from a per-process source (pushed by LISTEN/NOTIFY, else polled), so a cache hit never
+queues for the request pool; a connection is taken only to render a miss. The statement that renders a
+tile also reads its layers' versions, so the tile is stored under the versions it was rendered from (a
+replica that lags renders older data: that never lands under a newer key). Versioned URLs
+(``…/v{token}/{z}/{x}/{y}``, the token a digest of the layers' versions) are immutable; a stale token is
+redirected to the current one.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import morecantile
-import orjson
 from fastapi import Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,7 +34,8 @@ from gis_service.queries import cql, meta
 from gis_service.queries import tiles as tq
 from gis_service.responses import MVT, not_modified
 from gis_service.settings import Settings
-from gis_service.tilecache import LayerVersions, PolledVersions, TileCache, Versions, versions_of
+from gis_service.tile_statements import fingerprint, tile_statement
+from gis_service.tilecache import LayerVersions, Loaded, PolledVersions, TileCache, Versions, versions_of
 
 #: Tile matrix set id -> SRID of the geometry the tile query reads (3857: the stored ``geom_3857``).
 SRIDS = {"WebMercatorQuad": 3857, "WorldCRS84Quad": 4326}
@@ -41,6 +46,9 @@ ENCODING_VERSION = "mvt-1"
 GZIP_LEVEL = 3
 OFF_LOOP_BYTES = 32_768
 PUBLIC_SCOPE = ("public",)
+#: Cache lifetime of versioned tile URLs (a year: RFC 9111's customary "never expires").
+IMMUTABLE_MAX_AGE_S = 31_536_000
+TOKEN_CHARS = 16
 
 
 class UnknownTileMatrixSet(NotFound):
@@ -139,12 +147,6 @@ async def tile_params(
     return TileParams(datetime, filter, filter_lang, filter_crs)
 
 
-def fingerprint(specs: list[LayerSpec]) -> str:
-    """Catalogue entries change what a tile holds (properties per zoom): they are part of every key."""
-    text = "|".join(spec.model_dump_json() for spec in specs)
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
-
-
 def accepts_gzip(request: Request) -> bool:
     for part in request.headers.get("accept-encoding", "").split(","):
         name, _, params = part.strip().partition(";")
@@ -163,11 +165,35 @@ def read_versions(engine: AsyncEngine) -> Callable[[], Awaitable[Versions]]:
     return read
 
 
+def read_identity(engine: AsyncEngine) -> Callable[[], Awaitable[str]]:
+    """The shared tile cache's namespace: the cluster's system identifier and the database name, the same on
+    a primary and its physical replicas, whichever host, port or pooler alias a worker reaches them by."""
+
+    async def read() -> str:
+        async with request_connection(engine) as conn:
+            return str((await conn.execute(tq.cluster_identity())).scalar_one())
+
+    return read
+
+
 def layer_versions(settings: Settings) -> PolledVersions:
     """The per-process version source of the tile keys, on one connection of its own: reading versions
     never waits behind requests that hold the pool."""
     engine = async_engine(settings, pool_size=1, max_overflow=0, name="gis_service versions")
-    return PolledVersions(read_versions(engine), settings.cache.versions_max_age_ms / 1000, close=engine.dispose)
+    return PolledVersions(
+        read_versions(engine),
+        settings.cache.versions_max_age_ms / 1000,
+        close=engine.dispose,
+        identify=read_identity(engine),
+    )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A tile as one statement read it: the gzip-compressed MVT and its layers' data versions then."""
+
+    data: bytes
+    versions: Versions
 
 
 class VectorTiles:
@@ -191,11 +217,16 @@ class VectorTiles:
         )
 
     async def key(self, specs: list[LayerSpec], addr: TileAddress, extra: tuple[Any, ...]) -> str:
-        versions = await self.versions.current()
+        return self.key_of(specs, addr, extra, await self.versions.current(), await self.versions.identity())
+
+    def key_of(
+        self, specs: list[LayerSpec], addr: TileAddress, extra: tuple[Any, ...], versions: Versions, identity: str
+    ) -> str:
+        """The tile's cache key (and strong ETag) with the data ``versions`` of its layers."""
         tiles = self.settings.tiles
         parts = (
             ENCODING_VERSION,
-            self.settings.dsn.rpartition("@")[2],  # one shared Redis may serve several databases
+            identity or self.settings.dsn.rpartition("@")[2],  # one shared Redis may serve several databases
             fingerprint(specs),
             [(s.id, versions.get(s.table)) for s in specs],
             (addr.tms_id, addr.z, addr.x, addr.y),
@@ -205,42 +236,112 @@ class VectorTiles:
         )
         return hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()
 
-    async def render(self, layers: list[tuple[LayerSpec, tq.TileQuery]], planning: bool = False) -> bytes:
-        """The tile, gzip-compressed (b"" when empty), on a connection of its own: the load outlives
-        the request that started it when others wait for it (single flight). The planning tileset
-        adds label points for ``tiles.label_layers``."""
-        statement = tq.tile(layers, tuple(self.settings.tiles.label_layers) if planning else ())
+    def token(self, specs: list[LayerSpec], versions: Versions) -> str:
+        """The data version of versioned tile URLs (``…/v{token}/{z}/{x}/{y}``): it changes with any write to
+        the layers, their catalogue entries, the tile settings or the encoding."""
+        tiles = self.settings.tiles
+        parts = (
+            ENCODING_VERSION,
+            fingerprint(specs),
+            [(s.id, versions.get(s.table)) for s in specs],
+            (tiles.extent, tiles.buffer, tiles.max_features, tiles.simplify_below_zoom),
+        )
+        return hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()[:TOKEN_CHARS]
+
+    async def current_token(self, specs: list[LayerSpec]) -> str:
+        return self.token(specs, await self.versions.current())
+
+    async def render(self, layers: list[tuple[LayerSpec, tq.TileQuery]], planning: bool = False) -> Rendered:
+        """The tile, gzip-compressed (b"" when empty), and the data versions of its layers read by the same
+        statement (so from the same snapshot, even on a replica that lags), on a connection of its own: the
+        load outlives the request that started it when others wait for it (single flight). The planning
+        tileset adds label points for ``tiles.label_layers``."""
+        statement, values = tile_statement(layers, tuple(self.settings.tiles.label_layers) if planning else ())
         async with request_connection(self.engine) as conn:
-            data = (await conn.execute(statement)).scalar()
+            row = (await conn.execute(statement, values)).one()
+        seen = versions_of(row.versions or ())
+        data = row.mvt
         if not data:
-            return b""
+            return Rendered(b"", seen)
         if len(data) < OFF_LOOP_BYTES:
-            return gzip.compress(bytes(data), compresslevel=GZIP_LEVEL, mtime=0)
+            return Rendered(gzip.compress(bytes(data), compresslevel=GZIP_LEVEL, mtime=0), seen)
         # zlib releases the GIL: a big tile compresses on another core while the loop serves others.
-        return await asyncio.to_thread(gzip.compress, bytes(data), GZIP_LEVEL, mtime=0)
+        return Rendered(await asyncio.to_thread(gzip.compress, bytes(data), GZIP_LEVEL, mtime=0), seen)
+
+    async def load(
+        self, layers: list[tuple[LayerSpec, tq.TileQuery]], addr: TileAddress, extra: tuple[Any, ...]
+    ) -> Loaded:
+        """A render for the cache, keyed by the versions the render saw (not those the request's key asked
+        for: a lagging replica's tile is never stored under a newer write's key)."""
+        rendered = await self.render(layers, planning=extra[:1] == ("planning",))
+        specs = [spec for spec, _ in layers]
+        return Loaded(rendered.data, self.key_of(specs, addr, extra, rendered.versions, await self.versions.identity()))
 
     async def respond(
-        self, request: Request, layers: list[tuple[LayerSpec, tq.TileQuery]], addr: TileAddress, extra: tuple[Any, ...]
+        self,
+        request: Request,
+        layers: list[tuple[LayerSpec, tq.TileQuery]],
+        addr: TileAddress,
+        extra: tuple[Any, ...],
+        version: str | None = None,
+        tileset: list[LayerSpec] | None = None,
     ) -> Response:
-        key = await self.key([spec for spec, _ in layers], addr, extra)
+        """The tile; with ``version`` (a versioned URL) immutable when it is the current version of
+        ``tileset`` (default: the tile's layers), else a redirect to the current one."""
+        specs = [spec for spec, _ in layers]
+        versions = await self.versions.current()
+        if version is not None and version != (current := self.token(tileset or specs, versions)):
+            return moved_to(request, version, current)
+        key = self.key_of(specs, addr, extra, versions, await self.versions.identity())
         compressed = accepts_gzip(request)
-        etag = f'"{key[:32]}{"-gz" if compressed else ""}"'
-        private = access_scope([spec for spec, _ in layers]) != PUBLIC_SCOPE
-        headers = {"ETag": etag, "Cache-Control": self.cache_control(private), "Vary": "Accept-Encoding"}
-        if not_modified(request, etag):
+        private = access_scope(specs) != PUBLIC_SCOPE
+        headers = {
+            "ETag": etag_of(key, compressed),
+            "Cache-Control": self.cache_control(private, immutable=version is not None),
+            "Vary": "Accept-Encoding",
+        }
+        if not_modified(request, headers["ETag"]):
             return Response(status_code=304, headers=headers)
-        data = await self.cache.get_or_load(key, lambda: self.render(layers, planning=extra[:1] == ("planning",)))
-        if not data:
+        loaded = await self.cache.fetch(key, lambda: self.load(layers, addr, extra))
+        if loaded.key != key:  # other data versions than asked for (a lagging replica): tagged as what it is
+            headers["ETag"] = etag_of(loaded.key, compressed)
+            if version is not None:
+                headers["Cache-Control"] = "no-store"
+        if not loaded.value:
             return Response(status_code=204, headers=headers)
         if compressed:
-            return Response(data, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
-        return Response(gzip.decompress(data), media_type=MVT, headers=headers)
+            return Response(loaded.value, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
+        return Response(gzip.decompress(loaded.value), media_type=MVT, headers=headers)
 
-    def cache_control(self, private: bool = False) -> str:
-        """``private`` for tiles of non-public collections: no shared cache may hand them to others."""
-        max_age = self.settings.tiles.max_age_s
-        visibility = "private" if private else "public"
-        return f"{visibility}, max-age={max_age}" if max_age else f"{visibility}, max-age=0, must-revalidate"
+    def cache_control(self, private: bool = False, *, immutable: bool = False) -> str:
+        """Versioned URLs never change: a year, ``immutable``. Unversioned ones are revalidated by ETag after a
+        short ``max-age`` (a cache may answer stale meanwhile). ``private`` for tiles of non-public
+        collections, revalidated every time: no shared cache may hand them to others."""
+        if private:
+            return "private, max-age=0, must-revalidate"
+        if immutable:
+            return f"public, max-age={IMMUTABLE_MAX_AGE_S}, immutable"
+        tiles = self.settings.tiles
+        if not tiles.max_age_s:
+            return "public, max-age=0, must-revalidate"
+        swr = f", stale-while-revalidate={tiles.stale_while_revalidate_s}" if tiles.stale_while_revalidate_s else ""
+        return f"public, max-age={tiles.max_age_s}{swr}"
+
+
+def etag_of(key: str, compressed: bool) -> str:
+    return f'"{key[:32]}{"-gz" if compressed else ""}"'
+
+
+def moved_to(request: Request, version: str, current: str) -> Response:
+    """A stale versioned URL (the data changed since it was advertised): the current one, never old data."""
+    path = quote(request.url.path.replace(f"/v{version}/", f"/v{current}/", 1), safe="/")
+    location = f"{path}?{request.url.query}" if request.url.query else path
+    return Response(status_code=307, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def versioned(url: str, token: str) -> str:
+    """A tile URL template ``…/{z}/{x}/{y}…`` as its versioned form ``…/v{token}/{z}/{x}/{y}…``."""
+    return url.replace("/{z}/", f"/v{token}/{{z}}/", 1)
 
 
 def access_scope(specs: list[LayerSpec]) -> tuple[str, ...]:
@@ -259,72 +360,6 @@ def planning_layers(catalog: Catalog, settings: Settings, wanted: str | None) ->
             raise InvalidParameter(f"collections: not in the planning tileset: {unknown}", parameter="collections")
         names = [n for n in names if n in chosen]
     return [catalog.get(n) for n in names]
-
-
-# ---- documents: TileJSON 3.0, the MapLibre style ------------------------------------------------
-
-FIELD_TYPES = {"string": "String", "integer": "Number", "number": "Number", "boolean": "Boolean", "date": "String"}
-
-
-def vector_layer(spec: LayerSpec, suffix: str = "") -> dict[str, Any]:
-    """A TileJSON ``vector_layers`` entry: every property a tile of the layer may carry."""
-    return {
-        "id": spec.id + suffix,
-        "description": spec.title,
-        "minzoom": spec.minzoom,
-        "maxzoom": spec.maxzoom,
-        "fields": {p.name: FIELD_TYPES[p.type] for p in spec.properties},
-    }
-
-
-def tilejson(
-    name: str,
-    tiles_url: str,
-    specs: list[LayerSpec],
-    bbox: list[float],
-    *,
-    description: str = "",
-    labels: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    minzoom, maxzoom = min(s.minzoom for s in specs), min(max(s.maxzoom for s in specs), 24)
-    attribution = "; ".join(dict.fromkeys(s.attribution for s in specs if s.attribution))
-    center_zoom = max(minzoom, min(10, maxzoom))
-    return {
-        "tilejson": "3.0.0",
-        "name": name,
-        "description": description,
-        "version": "1.0.0",
-        "attribution": attribution,
-        "scheme": "xyz",
-        "tiles": [tiles_url],
-        "minzoom": minzoom,
-        "maxzoom": maxzoom,
-        "bounds": bbox,
-        "center": [(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2, center_zoom],
-        "vector_layers": [vector_layer(s) for s in specs]
-        + [vector_layer(s, "_labels") for s in specs if s.id in labels]
-        + [vector_layer(s, "_footprints") for s in specs if tq.has_footprint(s)],
-    }
-
-
-def planning_style(base: str, settings: Settings, catalog: Catalog) -> dict[str, Any]:
-    """The MapLibre style (``layers/styles/planning.json``) with this server's URLs and the catalogue's
-    palettes: ``{"$palette": layer}`` becomes a ``match`` on the layer's ``color_by`` property."""
-    text = (settings.layers_dir / "styles" / "planning.json").read_text(encoding="utf-8")
-    style: dict[str, Any] = orjson.loads(text.replace("{base}", base))
-    for layer in style["layers"]:
-        for name, value in layer.get("paint", {}).items():
-            if isinstance(value, dict) and "$palette" in value:
-                layer["paint"][name] = palette(catalog.get(value["$palette"]))
-    return style
-
-
-def palette(spec: LayerSpec) -> Any:
-    style = spec.style
-    if not style.color_by or not style.palette:
-        return style.color
-    pairs = [item for key, colour in style.palette.items() for item in (key, colour)]
-    return ["match", ["get", style.color_by], *pairs, style.color]
 
 
 # ---- offline: ``gis-service tiles seed`` and ``tiles export`` ---------------------------------------------
@@ -354,7 +389,8 @@ async def render_batch(
     makes them, so a seeded shared cache answers the API) and hand each tile to ``sink``; returns the count."""
     engine = async_engine(settings)
     cache = tilecache.from_settings(settings.cache)
-    versions = PolledVersions(read_versions(engine), settings.cache.versions_max_age_ms / 1000)
+    max_age_s = settings.cache.versions_max_age_ms / 1000
+    versions = PolledVersions(read_versions(engine), max_age_s, identify=read_identity(engine))
     renderer, tms = VectorTiles(engine, cache, settings, versions), morecantile.tms.get("WebMercatorQuad")
     extra = ("planning", TileParams().key()) if planning else TileParams().key()
     try:
@@ -374,8 +410,8 @@ async def render_batch(
                 layers = [(s, renderer.query(addr, None, s)) for s in specs if s.minzoom <= tile.z <= s.maxzoom]
                 if layers:
                     key = await renderer.key([spec for spec, _ in layers], addr, extra)
-                    data = await cache.get_or_load(key, lambda: renderer.render(layers, planning=planning))
-                    await sink(tile, data)
+                    loaded = await cache.fetch(key, lambda: renderer.load(layers, addr, extra))
+                    await sink(tile, loaded.value)
                 else:
                     await sink(tile, b"")
 

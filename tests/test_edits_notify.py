@@ -72,7 +72,9 @@ async def _wait_for(versions: NotifiedVersions, layer: str, above: int, timeout:
 def test_listener_learns_of_writes_without_querying(migrated: Settings, bundled: Engine) -> None:
     async def scenario() -> None:
         fallback = NeverPolled()
-        versions = NotifiedVersions(listen_dsn(migrated), fallback, retry_s=0.1)
+        dsn = listen_dsn(migrated)
+        assert dsn is not None
+        versions = NotifiedVersions(dsn, fallback, retry_s=0.1)
         await versions.start()
         try:
             assert versions.live
@@ -149,9 +151,12 @@ def test_edit_through_one_worker_is_in_the_other_workers_tiles_within_a_second(
     path = f"/collections/industrial_parks/tiles/WebMercatorQuad/{tile.z}/{tile.y}/{tile.x}"
     write = {**auth(planner), "Content-Type": "application/geo+json"}
     with server_process(migrated.dsn, env=slow_polling) as one, server_process(migrated.dsn, env=slow_polling) as two:
+        baseline = _tile_etag(two.base + path)
+        started = time.monotonic()
         status, headers = request("POST", one.base + "/collections/industrial_parks/items", park(), write)
         assert status == 201
         item = headers["Location"].replace(one.base, "")
+        _changes_within(two.base + path, baseline, started)  # the other worker learnt of the new park
         latencies = []
         for n in range(8):
             before = _tile_etag(two.base + path)
@@ -162,14 +167,21 @@ def test_edit_through_one_worker_is_in_the_other_workers_tiles_within_a_second(
                 "PATCH", one.base + item, patch, {**write, "Content-Type": "application/merge-patch+json"}
             )
             assert status in (200, 204)
-            while _tile_etag(two.base + path) == before:
-                assert time.monotonic() - started < VISIBLE_WITHIN_S, "the edit is not in the other worker's tiles"
-            latencies.append(time.monotonic() - started)
+            latencies.append(_changes_within(two.base + path, before, started))
     print(
         f"\n[notify] edit-to-visible-in-tiles with two workers: median {statistics.median(latencies) * 1000:.0f} ms,"
         f" max {max(latencies) * 1000:.0f} ms over {len(latencies)} edits"
     )
     assert max(latencies) < VISIBLE_WITHIN_S
+
+
+def _changes_within(url: str, before: str, started: float) -> float:
+    """Seconds from ``started`` until the tile at ``url`` has another ETag than ``before``, polled up to the bound:
+    a notification reaches the other worker some milliseconds after the commit, not before its next request."""
+    while _tile_etag(url) == before:
+        assert time.monotonic() - started < VISIBLE_WITHIN_S, "the edit is not in the other worker's tiles"
+        time.sleep(0.005)
+    return time.monotonic() - started
 
 
 def _tile_etag(url: str) -> str:

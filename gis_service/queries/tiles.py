@@ -21,8 +21,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Date, Integer, LargeBinary, Select, Text, cast, func, literal, select, true
-from sqlalchemy.sql.expression import ColumnClause, ColumnElement, TableClause, column
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Float,
+    Integer,
+    LargeBinary,
+    Select,
+    Text,
+    TextClause,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.sql.expression import ColumnClause, ColumnElement, TableClause, column, table
 
 from gis_service.catalog import LayerSpec
 from gis_service.queries.features import temporal_condition
@@ -76,24 +92,51 @@ def source_geometry(spec: LayerSpec, srid: int) -> ColumnClause[Any]:
     return t.c[spec.geometry_column]
 
 
-def envelope(bounds: tuple[float, float, float, float], srid: int, margin: float = 0.0) -> Expr:
+def _value(name: str, value: float) -> Expr:
+    """A named parameter of the tile's geometry: a statement built for one tile serves every tile of the same
+    shape with :func:`tile_parameters` (building and keying a statement costs more than a millisecond)."""
+    return bindparam(name, value, type_=Float)
+
+
+def _corners(bounds: tuple[float, float, float, float], margin: float) -> dict[str, float]:
     left, bottom, right, top = bounds
-    return func.ST_MakeEnvelope(
-        literal(left - margin),
-        literal(bottom - margin),
-        literal(right + margin),
-        literal(top + margin),
-        literal(srid, Integer),
-    )
+    prefix = "tile_w" if margin else "tile"  # the tile widened by its buffer has parameters of its own
+    return {
+        f"{prefix}_xmin": left - margin,
+        f"{prefix}_ymin": bottom - margin,
+        f"{prefix}_xmax": right + margin,
+        f"{prefix}_ymax": top + margin,
+    }
+
+
+def envelope(bounds: tuple[float, float, float, float], srid: int, margin: float = 0.0) -> Expr:
+    corners = [_value(name, value) for name, value in _corners(bounds, margin).items()]
+    return func.ST_MakeEnvelope(*corners, literal(srid, Integer))
+
+
+def _margin(query: TileQuery) -> float:
+    return (query.bounds[2] - query.bounds[0]) * query.buffer / query.extent
+
+
+def _pixel(query: TileQuery) -> float:
+    return (query.bounds[2] - query.bounds[0]) / query.extent
+
+
+def tile_parameters(query: TileQuery) -> dict[str, float]:
+    """The values of the named parameters of a statement built for ``query``'s tile (see :func:`_value`)."""
+    return {**_corners(query.bounds, 0.0), **_corners(query.bounds, _margin(query)), "tile_pixel": _pixel(query)}
+
+
+def simplified(spec: LayerSpec, query: TileQuery) -> bool:
+    return query.zoom < query.simplify_below_zoom and spec.geometry_type.lower() not in POINT_TYPES
 
 
 def _geometry(spec: LayerSpec, query: TileQuery, *, label: bool = False) -> Expr:
     geom: Expr = source_geometry(spec, query.srid)
-    pixel = (query.bounds[2] - query.bounds[0]) / query.extent
     if label:  # one point per polygon, inside it: labels are not repeated on every tile the polygon spans
         geom = func.ST_PointOnSurface(geom)
-    elif query.zoom < query.simplify_below_zoom and spec.geometry_type.lower() not in POINT_TYPES:
-        geom = func.ST_Simplify(geom, literal(pixel), true())
+    elif simplified(spec, query):
+        geom = func.ST_Simplify(geom, _value("tile_pixel", _pixel(query)), true())
     return func.ST_AsMVTGeom(
         geom,
         envelope(query.bounds, query.srid),
@@ -113,8 +156,7 @@ def layer_rows(spec: LayerSpec, query: TileQuery, *, label: bool = False) -> Sel
     """The rows of one layer's tile: clipped MVT geometry, integer feature id, the zoom's properties."""
     t = layer_table(spec)
     geom = source_geometry(spec, query.srid)
-    margin = (query.bounds[2] - query.bounds[0]) * query.buffer / query.extent
-    where: list[Expr] = [geom.op("&&")(envelope(query.bounds, query.srid, margin))]
+    where: list[Expr] = [geom.op("&&")(envelope(query.bounds, query.srid, _margin(query)))]
     if query.interval is not None:
         where.append(temporal_condition(spec, *query.interval))
     if query.where is not None:
@@ -148,8 +190,7 @@ def footprint_mvt(spec: LayerSpec, query: TileQuery) -> Select[Any]:
     t = layer_table(spec)
     area: Expr = t.c[FOOTPRINT]
     tile_srid_area = area if query.srid == 4326 else func.ST_Transform(area, literal(query.srid, Integer))
-    margin = (query.bounds[2] - query.bounds[0]) * query.buffer / query.extent
-    box = envelope(query.bounds, query.srid, margin)
+    box = envelope(query.bounds, query.srid, _margin(query))
     where: list[Expr] = [area.op("&&")(box if query.srid == 4326 else func.ST_Transform(box, literal(4326, Integer)))]
     if query.interval is not None:
         where.append(temporal_condition(spec, *query.interval))
@@ -172,14 +213,32 @@ def has_footprint(spec: LayerSpec) -> bool:
     return FOOTPRINT in spec.extra_geometry_columns and spec.geometry_type.lower() in POINT_TYPES
 
 
-def tile(layers: list[tuple[LayerSpec, TileQuery]], labels: tuple[str, ...] = ()) -> Select[Any]:
+def cluster_identity() -> TextClause:
+    """The database cluster's system identifier (a primary and its physical replicas share it) and the
+    database's name: what a shared tile cache's keys are namespaced by."""
+    return text("SELECT system_identifier::text || '/' || current_database() FROM pg_control_system()")
+
+
+def seen_versions(tables: list[str]) -> Expr:
+    """``(layer, version, changed_at)`` rows of ``layer_versions`` for ``tables``, as one array value."""
+    t = table("layer_versions", column("layer"), column("version"), column("changed_at"))
+    rows = select(func.array_agg(func.row(t.c.layer, t.c.version, t.c.changed_at))).where(t.c.layer.in_(tables))
+    return rows.scalar_subquery()
+
+
+def tile(
+    layers: list[tuple[LayerSpec, TileQuery]], labels: tuple[str, ...] = (), versions_of: list[str] | None = None
+) -> Select[Any]:
     """A tile of one or more layers in one statement: MVT layers concatenate byte-wise. Layers whose id
     is in ``labels`` also get their ``<id>_labels`` point layer; point layers with a footprint column their
-    ``<id>_footprints`` polygon layer."""
+    ``<id>_footprints`` polygon layer. With ``versions_of`` (tables) a second column, ``versions``, holds
+    their data versions read by the same statement, so from the same snapshot as the tile."""
     parts = [layer_mvt(spec, query).scalar_subquery() for spec, query in layers]
     parts += [layer_mvt(spec, query, label=True).scalar_subquery() for spec, query in layers if spec.id in labels]
     parts += [footprint_mvt(spec, query).scalar_subquery() for spec, query in layers if has_footprint(spec)]
     body: Expr = func.coalesce(parts[0], literal(b"", LargeBinary))
     for part in parts[1:]:
         body = body.op("||")(func.coalesce(part, literal(b"", LargeBinary)))
-    return select(body.label("mvt"))
+    if versions_of is None:
+        return select(body.label("mvt"))
+    return select(body.label("mvt"), seen_versions(versions_of).label("versions"))

@@ -1,4 +1,10 @@
-"""OGC API Tiles and XYZ vector tiles of every collection, the planning tileset, its style and glyphs."""
+"""OGC API Tiles and XYZ vector tiles of every collection, the planning tileset, its style and glyphs.
+
+TileJSON advertises versioned XYZ URLs (``/tiles/{collectionId}/v{version}/{z}/{x}/{y}.pbf``,
+``/tiles/planning/v{version}/{z}/{x}/{y}.pbf``): the version is a digest of the layers' data versions, so
+those tiles are immutable and a CDN or nginx may keep them for a year; a stale version is redirected to the
+current one. The unversioned URLs stay, revalidated by ETag.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import morecantile
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from gis_service import repository, tiles
+from gis_service import repository, tile_documents, tiles
 from gis_service.auth.dependency import ReadableCollection, ReadableLayers
 from gis_service.catalog import LayerSpec
 from gis_service.dependencies import AsciiInt, CatalogDep, ConnDep, SettingsDep, reject_unknown
@@ -45,6 +51,15 @@ Z = Annotated[AsciiInt, Path(description="Zoom level (tile matrix).")]
 X = Annotated[AsciiInt, Path(description="Column.")]
 Y = Annotated[AsciiInt, Path(description="Row (from the top).")]
 JsonOnly = Annotated[Literal["json"] | None, Query(description="json: the one format of this document.")]
+Version = Annotated[
+    str,
+    Path(
+        pattern=f"^[0-9a-f]{{{tiles.TOKEN_CHARS}}}$",
+        description="Data version of the layers (from TileJSON); a stale one redirects.",
+    ),
+]
+#: TileJSON carries the current data version: clients ask again rather than reuse an old one.
+DOCUMENT_CACHE = {"Cache-Control": "no-cache"}
 
 
 def honoured(params: tiles.TileParams, spec: LayerSpec, settings: Settings, *, documents: bool) -> None:
@@ -109,7 +124,7 @@ def tileset(
                 "geometryDimension": DIMENSIONS.get(spec.geometry_type.lower()),
                 "minTileMatrix": str(spec.minzoom),
                 "maxTileMatrix": str(min(spec.maxzoom, tms.maxzoom)),
-                "propertiesSchema": {"type": "object", "properties": tiles.vector_layer(spec)["fields"]},
+                "propertiesSchema": {"type": "object", "properties": tile_documents.vector_layer(spec)["fields"]},
             }
         ],
         "links": [
@@ -214,6 +229,7 @@ async def collection_tilejson(
     conn: ConnDep,
     spec: ReadableCollection,
     sets: TmsDep,
+    renderer: TilesDep,
     settings: SettingsDep,
     tileMatrixSetId: TmsId,
     params: ParamsDep,
@@ -222,7 +238,7 @@ async def collection_tilejson(
     if tms.id != "WebMercatorQuad":
         raise tiles.UnknownTileMatrixSet("TileJSON describes WebMercatorQuad tiles only", parameter="tileMatrixSetId")
     honoured(params, spec, settings, documents=True)
-    return await _tilejson(request, conn, spec)
+    return await _tilejson(request, conn, spec, renderer)
 
 
 @router.get(
@@ -256,6 +272,7 @@ async def planning_tilejson(
     catalog: CatalogDep,
     settings: SettingsDep,
     readable: ReadableLayers,
+    renderer: TilesDep,
     collections: Annotated[str | None, Query(description="Comma-separated subset of the layers.")] = None,
     datetime: Annotated[str | None, Query(description="Instant or interval for every temporal layer.")] = None,
 ) -> Response:
@@ -264,10 +281,12 @@ async def planning_tilejson(
     specs = readable.only(tiles.planning_layers(catalog, settings, collections), named=collections is not None)
     suffix = f"?{request.url.query}" if request.url.query else ""
     url = f"{base_url(request)}/tiles/planning/{{z}}/{{x}}/{{y}}.pbf{suffix}"
+    url = tiles.versioned(url, await renderer.current_token(specs))
     bbox = await bbox_of(request, conn, specs)
     description = "Planning layers of former Binh Duong in one tile."
     labels = tuple(settings.tiles.label_layers)
-    return FastJSON(tiles.tilejson("planning", url, specs, bbox, description=description, labels=labels))
+    document = tile_documents.tilejson("planning", url, specs, bbox, description=description, labels=labels)
+    return FastJSON(document, headers=DOCUMENT_CACHE)
 
 
 @router.get(
@@ -288,28 +307,80 @@ async def planning_tile(
     collections: Annotated[str | None, Query(description="Comma-separated subset of the layers.")] = None,
     datetime: Annotated[str | None, Query(description="Instant or interval for every temporal layer.")] = None,
 ) -> Response:
+    return await _planning_tile(request, catalog, settings, readable, sets, renderer, (z, x, y), collections, datetime)
+
+
+# Before the collections' versioned XYZ route, whose path has the same shape.
+@router.get(
+    "/tiles/planning/v{version}/{z}/{x}/{y}.pbf",
+    operation_id="getPlanningTileVersioned",
+    summary="A tile of the planning tileset at a data version (immutable; a stale version redirects)",
+)
+async def planning_tile_versioned(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    readable: ReadableLayers,
+    sets: TmsDep,
+    renderer: TilesDep,
+    version: Version,
+    z: Z,
+    x: X,
+    y: Y,
+    collections: Annotated[str | None, Query(description="Comma-separated subset of the layers.")] = None,
+    datetime: Annotated[str | None, Query(description="Instant or interval for every temporal layer.")] = None,
+) -> Response:
+    zxy = (z, x, y)
+    return await _planning_tile(
+        request, catalog, settings, readable, sets, renderer, zxy, collections, datetime, version
+    )
+
+
+async def _planning_tile(
+    request: Request,
+    catalog: CatalogDep,
+    settings: Settings,
+    readable: ReadableLayers,
+    sets: tiles.TileMatrixSets,
+    renderer: tiles.VectorTiles,
+    zxy: tuple[int, int, int],
+    collections: str | None,
+    datetime: str | None,
+    version: str | None = None,
+) -> Response:
     reject_unknown(request, {"collections", "datetime"})
     specs = readable.only(tiles.planning_layers(catalog, settings, collections), named=collections is not None)
-    tms = sets.get("WebMercatorQuad")
-    addr = tiles.address(tms, z, x, y, min(s.minzoom for s in specs), max(s.maxzoom for s in specs))
+    z, x, y = zxy
+    addr = tiles.address(
+        sets.get("WebMercatorQuad"), z, x, y, min(s.minzoom for s in specs), max(s.maxzoom for s in specs)
+    )
     params = tiles.TileParams(datetime)
     layers = [(s, renderer.query(addr, params, s)) for s in specs if s.minzoom <= z <= s.maxzoom]
-    return await renderer.respond(request, layers, addr, ("planning", params.key()))
+    extra = ("planning", params.key())
+    return await renderer.respond(request, layers, addr, extra, version=version, tileset=specs)
 
 
 @router.get("/tiles/{collectionId}.json", operation_id="getTileJSON", summary="TileJSON 3.0 of a collection")
 async def xyz_tilejson(
-    request: Request, conn: ConnDep, spec: ReadableCollection, settings: SettingsDep, params: ParamsDep
+    request: Request,
+    conn: ConnDep,
+    spec: ReadableCollection,
+    settings: SettingsDep,
+    params: ParamsDep,
+    renderer: TilesDep,
 ) -> Response:
     honoured(params, spec, settings, documents=True)
-    return await _tilejson(request, conn, spec)
+    return await _tilejson(request, conn, spec, renderer)
 
 
-async def _tilejson(request: Request, conn: ConnDep, spec: LayerSpec) -> Response:
+async def _tilejson(request: Request, conn: ConnDep, spec: LayerSpec, renderer: tiles.VectorTiles) -> Response:
+    """TileJSON of one collection: its versioned XYZ tile URL."""
     suffix = f"?{request.url.query}" if request.url.query else ""
     url = f"{base_url(request)}/tiles/{spec.id}/{{z}}/{{x}}/{{y}}.pbf{suffix}"
+    url = tiles.versioned(url, await renderer.current_token([spec]))
     bbox = await bbox_of(request, conn, [spec])
-    return FastJSON(tiles.tilejson(spec.id, url, [spec], bbox, description=spec.description))
+    document = tile_documents.tilejson(spec.id, url, [spec], bbox, description=spec.description)
+    return FastJSON(document, headers=DOCUMENT_CACHE)
 
 
 @router.get(
@@ -325,10 +396,32 @@ async def xyz_tile(
     return await renderer.respond(request, [(spec, renderer.query(addr, params, spec))], addr, params.key())
 
 
+@router.get(
+    "/tiles/{collectionId}/v{version}/{z}/{x}/{y}.pbf",
+    operation_id="getXYZTileVersioned",
+    summary="A vector tile of a collection at a data version (immutable; a stale version redirects)",
+)
+async def xyz_tile_versioned(
+    request: Request,
+    spec: ReadableCollection,
+    sets: TmsDep,
+    renderer: TilesDep,
+    params: ParamsDep,
+    version: Version,
+    z: Z,
+    x: X,
+    y: Y,
+) -> Response:
+    honoured(params, spec, renderer.settings, documents=False)
+    addr = tiles.address(sets.get("WebMercatorQuad"), z, x, y, spec.minzoom, spec.maxzoom)
+    layers = [(spec, renderer.query(addr, params, spec))]
+    return await renderer.respond(request, layers, addr, params.key(), version=version)
+
+
 @router.get("/styles/planning.json", operation_id="getPlanningStyle", summary="MapLibre style of the planning map")
 async def planning_style(request: Request, settings: SettingsDep, catalog: CatalogDep) -> Response:
     reject_unknown(request, set())
-    return FastJSON(tiles.planning_style(base_url(request), settings, catalog))
+    return FastJSON(tile_documents.planning_style(base_url(request), settings, catalog))
 
 
 @router.get("/fonts/{fontstack}/{glyphs}.pbf", operation_id="getGlyphs", summary="SDF glyphs for map labels")

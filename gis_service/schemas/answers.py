@@ -107,7 +107,11 @@ HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
     "Cache-Control": ("How long the answer may be reused.", TEXT),
     "Content-Crs": ("CRS of the geometries (OGC API Features Part 2), in angle brackets.", TEXT),
     "Content-Security-Policy": ("What the page may load and run.", TEXT),
-    "Location": ("The new feature: `…/collections/{collectionId}/items/{featureId}`.", TEXT),
+    "Location": (
+        "201: the new feature, `…/collections/{collectionId}/items/{featureId}`. 307: the tile at the layers' "
+        "current data version.",
+        TEXT,
+    ),
     "Preference-Applied": (
         "`return=representation` when the body is the feature as stored (asked for with `Prefer`).",
         {"type": "string", "enum": ["return=representation"]},
@@ -200,6 +204,8 @@ CHANGED = (
     (204, Sent(("ETag",), ("X-Edit-Warnings", *WAL), "Changed; `ETag` is the new version.")),
 )
 REVERTED = "Reverted: the old version written as a new one (`ETag`), or the deleted feature made again."
+#: A versioned tile URL whose version is no longer current redirects to the current one.
+STALE_VERSION = ((307, Sent(("Location", "Cache-Control"))),)
 CHANGE_ERRORS = (LOOKUP, 409, 412, 413, 415, 422, 428, DB)
 
 OPERATIONS: dict[str, Answers] = {
@@ -267,8 +273,10 @@ OPERATIONS: dict[str, Answers] = {
     "getCollectionTile": Answers(TILE, (LOOKUP, DB), (204, 304), headers=CACHED),
     "getPlanningTileJSON": Answers(json_("TileJSON"), (LOOKUP, DB)),
     "getPlanningTile": Answers(TILE, (LOOKUP, DB), (204, 304), headers=CACHED),
+    "getPlanningTileVersioned": Answers(TILE, (LOOKUP, DB), (204, 304, 307), headers=CACHED, sent=STALE_VERSION),
     "getTileJSON": Answers(json_("TileJSON"), (LOOKUP, DB)),
     "getXYZTile": Answers(TILE, (LOOKUP, DB), (204, 304), headers=CACHED),
+    "getXYZTileVersioned": Answers(TILE, (LOOKUP, DB), (204, 304, 307), headers=CACHED, sent=STALE_VERSION),
     "getPlanningStyle": Answers(json_("Style")),
     "getGlyphs": Answers({PROTOBUF: BINARY}, (LOOKUP,), headers=("Cache-Control",)),
     # Rasters

@@ -78,7 +78,14 @@ SEED = int(os.environ.get("GIS_FUZZ_SEED", "20250701"))
 #: (it must be the path's ``featureId``, or absent). A request the document allows may still be refused
 #: there, with a 400 that names the parameter; a refusal naming any other parameter, or any other status,
 #: remains a failure. A name ending in ``.`` stands for its members (``properties.`` for every property).
-TILE_OPERATIONS = ("getCollectionTileSet", "getCollectionTileJSON", "getCollectionTile", "getTileJSON", "getXYZTile")
+TILE_OPERATIONS = (
+    "getCollectionTileSet",
+    "getCollectionTileJSON",
+    "getCollectionTile",
+    "getTileJSON",
+    "getXYZTile",
+    "getXYZTileVersioned",
+)
 TILE_FILTERS = frozenset({"filter", "filter-lang", "filter-crs", "datetime"})
 UNSTATED_RULES: dict[str, frozenset[str] | set[str]] = {
     "getFeatures": {"filter", "filter-lang", "filter-crs", "datetime", "bbox", "bbox-crs", "crs", "properties"}
@@ -87,6 +94,7 @@ UNSTATED_RULES: dict[str, frozenset[str] | set[str]] = {
     **dict.fromkeys(TILE_OPERATIONS, TILE_FILTERS),
     "getPlanningTileJSON": {"collections", "datetime"},
     "getPlanningTile": {"collections", "datetime"},
+    "getPlanningTileVersioned": {"collections", "datetime"},
     "nearby": {"reference", "feature"},
     "nearbyGeometry": {"geometry"},
     "postRasterStatistics": {"body"},
