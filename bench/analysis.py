@@ -7,7 +7,13 @@ builds the analysis plan with ``gis_service.analysis`` — the statements the se
 - ``sql``: the plan's statements, compiled once, executed through asyncpg on one connection.
 
 Both see the same inputs in the same order (random points inside the province, fixed seed), interleaved
-request by request so machine noise falls on both. The ratio api/sql at p50 is the service's overhead.
+request by request so machine noise falls on both. The ratio api/sql at p50 is the service's overhead. The
+floor's connection has the session settings of the service's request connections (no JIT, no parallel
+workers by default).
+
+Before any timing, every answer is checked against its definition: ``nearby`` (ids, order, distances) against
+the plain scan (every parcel within the radius on the ellipsoid, sorted), area statistics against the spatial
+query that asks the units' geometries for each parcel.
 
     .venv/bin/python bench/analysis.py --parcels 1000000
 """
@@ -18,6 +24,7 @@ import argparse
 import asyncio
 import datetime as dt
 import http.client
+import json
 import random
 import subprocess
 import sys
@@ -46,6 +53,10 @@ from _common import (
 from gis_service.analysis import plans, stats
 from gis_service.analysis.plan import Plan
 from gis_service.catalog import Catalog
+from gis_service.db import role_settings
+from gis_service.queries import analysis as aq
+from gis_service.queries import analysis_stats as sq
+from gis_service.settings import load_settings
 
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
 BOX = (106.45, 10.90, 106.85, 11.35)  # well inside the province: every point lands in a ward
@@ -67,7 +78,8 @@ def prepare(db_url: str, parcels: int) -> None:
     ).stdout.strip()
     if int(have or 0) != parcels:
         print(f"[setup] synth parcels --count {parcels} ...", flush=True)
-        subprocess.run([str(GIS_SERVICE), "synth", "parcels", "--count", str(parcels)], env=env, check=True)
+        synth = ["synth", "parcels", "--count", str(parcels), "--seed", "7"]
+        subprocess.run([str(GIS_SERVICE), *synth], env=env, check=True)
         subprocess.run(["psql", db_url, "-qc", "VACUUM ANALYZE parcels"], check=True)
 
 
@@ -103,8 +115,57 @@ def cases(catalog: Catalog, n: int, seed: int) -> dict[str, list[tuple[str, Plan
     }
 
 
+def floor_settings(db_url: str) -> dict[str, str]:
+    """The session settings the service's request connections have (``gis_service.db.role_settings``)."""
+    return role_settings(load_settings(database_url=db_url))
+
+
+def fetch_json(port: int, path: str) -> Any:
+    http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        http_conn.request("GET", path)
+        response = http_conn.getresponse()
+        body = response.read()
+    finally:
+        http_conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"{path}: {response.status} {body[:300]!r}")
+    return json.loads(body)
+
+
+async def definition_rows(db: asyncpg.Connection, plan: Plan, stmt: Any) -> list[dict[str, Any]]:
+    c = stmt.compile(dialect=DIALECT)
+    values = c.construct_params(plan.params)
+    return [dict(r) for r in await db.fetch(str(c), *[values[n] for n in c.positiontup or []])]
+
+
+async def check_equal(port: int, db_url: str, catalog: Catalog, work: dict[str, list[tuple[str, Plan]]]) -> str:
+    """Every ``nearby`` answer against the plain scan, the area statistics against the spatial query."""
+    db = await asyncpg.connect(db_url, server_settings=floor_settings(db_url))
+    spec = catalog.get("parcels")
+    try:
+        nearby = work["nearby 5 km (parcels, 100)"]
+        for path, plan in nearby:
+            got = [(f["id"], f["properties"]["distance_m"]) for f in fetch_json(port, path)["features"]]
+            rows = await definition_rows(db, plan, aq.within_scan(spec, aq.point(), with_geometry=False))
+            if got != [(r["id"], round(r["distance_m"], 2)) for r in rows]:
+                raise RuntimeError(f"nearby differs from the plain scan: {path}")
+        path, plan = work["area stats (parcels per 2025 ward)"][0]
+        groups = {g["unit_code"]: g for g in fetch_json(port, path)["groups"]}
+        spatial = await definition_rows(db, plan, sq.polygons_by_unit(spec, "ward", sq.REFORM_DAY))
+        for row in spatial:
+            g = groups[row["unit_code"]]
+            if (g["count"], g["unit_name"]) != (row["count"], row["unit_name"]) or abs(
+                g["hectares"] - row["hectares"]
+            ) > 1e-4:
+                raise RuntimeError(f"area statistics differ from the spatial query in {row['unit_code']}")
+    finally:
+        await db.close()
+    return f"{len(nearby)} nearby answers equal to the plain scan; area statistics of {len(spatial)} wards equal"
+
+
 async def measure(port: int, db_url: str, work: list[tuple[str, Plan]]) -> tuple[list[float], list[float]]:
-    db = await asyncpg.connect(db_url)
+    db = await asyncpg.connect(db_url, server_settings=floor_settings(db_url))
     api, sql = [], []
     try:
         for path, plan in work:
@@ -168,8 +229,11 @@ def main() -> None:
     )
     catalog = Catalog.from_dir(ROOT / "layers")
     rows = []
+    work_by_name = cases(catalog, args.points, args.seed)
     with running([server]):
-        for name, work in cases(catalog, args.points, args.seed).items():
+        checked = asyncio.run(check_equal(port, args.db_url, catalog, work_by_name))
+        print(f"[equal] {checked}", flush=True)
+        for name, work in work_by_name.items():
             asyncio.run(measure(port, args.db_url, work[:3]))  # warm both paths
             api, sql = asyncio.run(measure(port, args.db_url, work))
             rows.append(
@@ -191,7 +255,8 @@ def main() -> None:
     block = (
         f"Measured {when} on this machine (2 cores; server, PostgreSQL and client on one host); "
         f"{args.parcels:,} synthetic parcels.\n\n```sh\n.venv/bin/python bench/analysis.py --parcels "
-        f"{args.parcels} --points {args.points}\n```\n\n{table}\n"
+        f"{args.parcels} --points {args.points} --db-url {args.db_url}\n```\n\n{table}\n\n- equal answers, checked "
+        f"before timing: {checked}\n"
     )
     print("\n" + table)
     if not args.no_readme:

@@ -196,7 +196,7 @@ def nearby(
     if reference.collection is not None:
         access.require(reference.collection, "feature")
     metres = inputs.radius(distance_m)
-    params = {**reference.params(catalog), "metres": metres, "limit": limit}
+    params = {**reference.params(catalog), "metres": metres, "limit": limit, "candidates": aq.candidates_for(limit)}
     statements = nearby_statements(catalog, collection, reference.kind, reference.collection)
 
     def check(r: dict[str, Rows]) -> None:

@@ -15,6 +15,7 @@ from gis_service.analysis.access import FULL, Access, withheld_notes
 from gis_service.analysis.plan import Plan, Rows
 from gis_service.catalog import Catalog
 from gis_service.errors import InvalidParameter, NotFound
+from gis_service.queries import analysis as aq
 from gis_service.queries import analysis_stats as sq
 
 STAT_LAYERS = ("industrial_parks", "industrial_clusters", "planning_zones", "parcels")
@@ -87,7 +88,10 @@ def area_stats(
 
 
 def _polygon_stats(spec: Any, level: str, day: dt.date, units: str, private: bool) -> Plan:
-    statements = {"groups": sq.polygons_by_unit(spec, level, day), "totals": sq.layer_totals(spec)}
+    """Parcels are counted from their kept assignments (``parcel_units``), other polygon layers by asking
+    the units' geometries."""
+    groups = aq.parcels_by_unit(level, day) if spec.table == "parcels" else sq.polygons_by_unit(spec, level, day)
+    statements = {"groups": groups, "totals": sq.layer_totals(spec)}
 
     def shape(r: dict[str, Rows]) -> dict[str, Any]:
         groups = [{k: _number(v) for k, v in row.items()} for row in r["groups"]]

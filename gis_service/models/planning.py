@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Computed, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gis_service.models.admin import AREA_HA
@@ -38,3 +39,14 @@ class Parcel(Versioned, Sourced, Base):
     area_ha: Mapped[float | None] = mapped_column(Float, Computed(AREA_HA, persisted=True))
     geom = geometry("MULTIPOLYGON", nullable=False)
     geom_3857 = web_mercator("MULTIPOLYGON")
+
+
+class ParcelUnits(Base):
+    """A parcel's area and the ids of every administrative unit holding a point on its surface, kept by the
+    triggers of migration 0008 (on ``parcels`` and on ``admin_units``): area statistics read it."""
+
+    __tablename__ = "parcel_units"
+
+    parcel_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    area_ha: Mapped[float | None] = mapped_column(Float)
+    unit_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)

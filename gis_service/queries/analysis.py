@@ -5,24 +5,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     Float,
     Integer,
     Select,
     and_,
+    any_,
     bindparam,
     case,
+    cast,
     column,
+    false,
     func,
     literal,
     null,
     or_,
     select,
+    table,
     text,
+    true,
+    union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -66,8 +75,6 @@ def geography(geom: Expr) -> Expr:
 def expand_metres(geom: Expr, metres: Expr, max_lat: float = 12.0) -> Expr:
     """A box around ``geom`` at least ``metres`` wide on every side, in degrees (index prefilter only);
     a degree of longitude is taken at ``max_lat``, the shortest it gets in the region."""
-    import math
-
     per_lat = 1.01 / METRES_PER_DEGREE_LAT
     per_lon = 1.01 / (METRES_PER_DEGREE_LAT * math.cos(math.radians(max_lat)))
     return func.ST_Expand(geom, metres * literal(per_lon, Float), metres * literal(per_lat, Float))
@@ -131,9 +138,90 @@ def nearest(spec: LayerSpec, ref: Expr, limit: int, max_metres: float | None = N
 # ---- nearby -----------------------------------------------------------------------------------------
 
 
-def within(spec: LayerSpec, ref: Expr, with_geometry: bool = True) -> Select[Any]:
-    """Features within the ``metres`` parameter of ``ref`` ordered by distance, at most ``limit`` of them;
-    the box prefilter uses the GiST index."""
+#: Candidates the nearest-first search reads before it checks that none beyond them can belong to the answer.
+CANDIDATES_PER_RESULT = 4
+CANDIDATES_EXTRA = 64
+#: Ground metres per degree are at least min(M, N cos lat) * pi / 180 in any direction: M (the meridian's radius
+#: of curvature) is never below its value at the equator, N never below the equatorial radius.
+MERIDIAN_RADIUS_MIN_M = 6_335_439.0
+EQUATOR_RADIUS_M = 6_378_137.0
+#: What the lower bound gives away: 1 % and 100 m (a great-circle edge leaves the straight lon/lat edge by
+#: L^2 tan(lat) / 8R, 0.4 m for a 10 km edge at 11 degrees), so rounding never decides.
+BOUND_SHARE = 0.99
+BOUND_SLACK_M = 100.0
+
+
+def candidates_for(limit: int) -> int:
+    """How many nearest-first candidates a ``nearby`` of ``limit`` features reads."""
+    return limit * CANDIDATES_PER_RESULT + CANDIDATES_EXTRA
+
+
+def within(spec: LayerSpec, ref: Expr, with_geometry: bool = True) -> Any:
+    """Features within the ``metres`` parameter of ``ref`` ordered by distance (then id), at most ``limit``.
+
+    The answer is the one of :func:`within_scan` (same features, order and distances), found faster: the
+    ``candidates`` nearest in lon/lat (the GiST index's KNN order, inside the same box prefilter) get their
+    distance on the ellipsoid; the answer comes from them when the last of it is nearer than any feature
+    beyond the candidates can be (a lower bound of ground metres per degree), or when the box holds no more
+    features than the candidates. Otherwise the statement answers with :func:`within_scan`. ``path`` says
+    which one answered."""
+    metres = bindparam("metres", type_=Float)
+    limit = bindparam("limit", type_=Integer)
+    wanted = bindparam("candidates", type_=Integer)
+    t = layer_table(spec)
+    geom = geom_col(spec)
+    box = expand_metres(ref, metres)
+    knn = (
+        select(t, geom.op("<->")(ref).label("planar_deg"))
+        .where(geom.op("&&")(box))
+        .order_by(geom.op("<->")(ref))
+        .limit(wanted)
+        .cte("knn")
+    )
+    kgeom = knn.c[spec.geometry_column]
+    distance = func.ST_Distance(geography(kgeom), geography(ref))
+    hits = (
+        select(knn, distance.label("distance_m"))
+        .where(func.ST_DWithin(geography(kgeom), geography(ref), metres))
+        .order_by(distance, knn.c[spec.id_column])
+        .limit(limit)
+        .cte("hits")
+    )
+    exact = _knn_is_exact(knn, hits, box, metres, limit, wanted)
+    columns: list[Any] = [
+        hits.c[spec.id_column].label("id"),
+        hits.c.distance_m,
+        properties_json(spec, None, hits).label("properties"),
+    ]
+    if with_geometry:
+        columns.append(_geojson(hits.c[spec.geometry_column]).label("geometry"))
+    fast = select(*columns, literal("knn").label("path")).where(exact)
+    # The scan's gate stands above its LIMIT, so a scan that is not needed starts nothing (no parallel workers).
+    scan = within_scan(spec, ref, with_geometry).subquery("scan")
+    slow = select(scan, literal("scan").label("path")).where(~exact)
+    answer = union_all(fast, slow).subquery("answer")
+    return select(answer).order_by(answer.c.distance_m, answer.c.id)
+
+
+def _knn_is_exact(knn: Any, hits: Any, box: Expr, metres: Expr, limit: Expr, wanted: Expr) -> Expr:
+    """True when no feature beyond the nearest-first candidates can be in the answer: the box held fewer, or
+    the farthest distance that still counts (the last hit's when the answer is full, else the radius) is
+    below a lower bound of the ground distance to any feature at least as far in lon/lat as the last one."""
+    lat = func.greatest(func.abs(func.ST_YMin(box)), func.abs(func.ST_YMax(box)))
+    per_degree = func.least(
+        literal(MERIDIAN_RADIUS_MIN_M, Float), literal(EQUATOR_RADIUS_M, Float) * func.cos(func.radians(lat))
+    ) * literal(math.pi / 180.0, Float)
+    beyond = func.max(knn.c.planar_deg) * per_degree * literal(BOUND_SHARE, Float) - literal(BOUND_SLACK_M, Float)
+    found = select(func.count().label("n"), func.max(hits.c.distance_m).label("last")).subquery("found")
+    farthest = case((found.c.n >= limit, found.c.last), else_=metres)
+    read = select(func.count().label("n"), beyond.label("beyond")).select_from(knn).subquery("read")
+    verdict = select(or_(read.c.n < wanted, farthest < read.c.beyond)).select_from(read.join(found, true()))
+    return func.coalesce(verdict.scalar_subquery(), false())
+
+
+def within_scan(spec: LayerSpec, ref: Expr, with_geometry: bool = True) -> Select[Any]:
+    """Every feature in the box and within the ``metres`` parameter, its distance on the ellipsoid, sorted: the
+    definition of :func:`within`'s answer, and its fallback."""
     metres = bindparam("metres", type_=Float)
     t = layer_table(spec)
     geom = geom_col(spec)
@@ -144,7 +232,7 @@ def within(spec: LayerSpec, ref: Expr, with_geometry: bool = True) -> Select[Any
         properties_json(spec, None).label("properties"),
     ]
     if with_geometry:
-        columns.append(func.ST_AsGeoJSON(geom, literal(7, Integer), literal(0, Integer)).label("geometry"))
+        columns.append(_geojson(geom).label("geometry"))
     return (
         select(*columns)
         .select_from(t)
@@ -153,6 +241,10 @@ def within(spec: LayerSpec, ref: Expr, with_geometry: bool = True) -> Select[Any
         .order_by(distance, id_col(spec))
         .limit(bindparam("limit", type_=Integer))
     )
+
+
+def _geojson(geom: Expr) -> Expr:
+    return func.ST_AsGeoJSON(geom, literal(7, Integer), literal(0, Integer))
 
 
 def reference_exists(ref: Expr) -> Select[Any]:
@@ -248,4 +340,54 @@ def unit_geometry(code: str) -> Select[Any]:
         .where(u.c.code == literal(code), u.c.geom.is_not(null()))
         .order_by(u.c.valid_from.desc().nulls_last())
         .limit(1)
+    )
+
+
+# ---- area statistics of parcels ----------------------------------------------------------------------
+
+
+def parcel_units_table() -> Any:
+    """Each parcel's area and units (migration 0008, kept by triggers)."""
+    return table(
+        "parcel_units", column("parcel_id", BigInteger), column("area_ha", Float), column("unit_ids", ARRAY(Integer))
+    )
+
+
+def parcels_by_unit(level: str, day: dt.date) -> Select[Any]:
+    """Hectares and counts of parcels per unit in force on ``day``, each parcel in the unit holding a point on
+    its surface (the lowest code where two units' edges overlap): the answer of
+    ``analysis_stats.polygons_by_unit`` for parcels, read from the kept assignments.
+
+    Parcels with the same units are counted together first (a few thousand sets for a million parcels), so
+    only those sets ask which of their units is in force at ``level`` on ``day``."""
+    pu = parcel_units_table()
+    u = units_table()
+    sets = (
+        select(
+            pu.c.unit_ids,
+            func.count().label("count"),
+            func.sum(pu.c.area_ha).label("hectares"),
+            func.count(pu.c.area_ha).label("count_with_area"),
+        )
+        .group_by(pu.c.unit_ids)
+        .subquery("sets")
+    )
+    unit = (
+        select(u.c.code, u.c.name)
+        .where(u.c.id == any_(sets.c.unit_ids), u.c.level == level, valid_on(u, day))
+        .order_by(u.c.code)
+        .limit(1)
+        .lateral("unit")
+    )
+    return (
+        select(
+            unit.c.code.label("unit_code"),
+            func.max(unit.c.name).label("unit_name"),
+            cast(func.sum(sets.c.count), BigInteger).label("count"),
+            func.sum(sets.c.hectares).label("hectares"),
+            cast(func.sum(sets.c.count_with_area), BigInteger).label("count_with_area"),
+        )
+        .select_from(sets.join(unit, true()))
+        .group_by(unit.c.code)
+        .order_by(unit.c.code)
     )
