@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gis_service import cli_access, provision
+from gis_service import cli_access, partitions, provision
 from gis_service.settings import PROJECT_ROOT, PROVISIONED_ENV, load_settings
 
 app = typer.Typer(help="Binh Duong planning GIS.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -18,6 +18,7 @@ app.add_typer(synth_app, name="synth")
 cluster_app = typer.Typer(help="A primary, two replicas, PgBouncer, Redis, two APIs and nginx on loopback.")
 app.add_typer(cluster_app, name="cluster")
 cli_access.register(app)  # users, keys, grants, audit
+partitions.register(app)  # partitions demo
 
 TEST_ENV = PROJECT_ROOT / ".data" / "test.env"
 

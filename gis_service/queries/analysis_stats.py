@@ -30,7 +30,7 @@ def area_by_unit(spec: LayerSpec, level: str, day: dt.date) -> Select[Any]:
     t = layer_table(spec)
     u = units_table()
     geom = geom_col(spec)
-    polygon = spec.table in POLYGON_LAYERS
+    polygon = spec.id in POLYGON_LAYERS
     anchor = func.ST_PointOnSurface(geom) if polygon else geom
     join = and_(u.c.level == level, valid_on(u, day), func.ST_Intersects(u.c.geom, anchor))
     fallback = t.c.district_code if ("district_code" in t.c and level == "district" and day <= LEGACY_DAY) else None
@@ -78,7 +78,7 @@ def polygons_by_unit(spec: LayerSpec, level: str, day: dt.date) -> Select[Any]:
 
 def layer_totals(spec: LayerSpec) -> Select[Any]:
     t = layer_table(spec)
-    return select(*measures(t, t.c.area_ha if spec.table in POLYGON_LAYERS else t.c.planned_area_ha))
+    return select(*measures(t, t.c.area_ha if spec.id in POLYGON_LAYERS else t.c.planned_area_ha))
 
 
 def measures(t: Any, hectares: Expr) -> list[Expr]:
@@ -99,7 +99,7 @@ def measures(t: Any, hectares: Expr) -> list[Expr]:
 
 def area_by_attribute(spec: LayerSpec, attribute: str) -> Select[Any]:
     t = layer_table(spec)
-    hectares = t.c.area_ha if spec.table in POLYGON_LAYERS else t.c.planned_area_ha
+    hectares = t.c.area_ha if spec.id in POLYGON_LAYERS else t.c.planned_area_ha
     key = t.c[attribute]
     return select(key.label(attribute), *measures(t, hectares)).group_by(key).order_by(key.asc().nulls_last())
 
