@@ -140,8 +140,31 @@ def check_tools() -> None:
         raise ClusterError(f"missing {missing}: run `make system` (as root) or apt-get install pgbouncer nginx-light")
 
 
-def ports_free(base: int) -> bool:
-    for port in range(base, base + PORTS):
+def ephemeral_ports() -> range:
+    """The ports the kernel hands out to outgoing connections and ``bind(0)``: a topology's ports stay out of
+    them, or any connection made while the topology starts (a client, a test) may take one first."""
+    try:
+        low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+def free_base(span: int = PORTS, start: int = 20000) -> int:
+    """A run of ``span`` free ports from ``start`` on, below the ephemeral range (random first try, so two
+    topologies started at once rarely try the same run)."""
+    stop = min(ephemeral_ports().start, 65536) - span
+    if stop <= start:
+        raise ClusterError("no ports below the kernel's ephemeral range")
+    first = start + (os.getpid() * 7919 + time.monotonic_ns()) % (stop - start)
+    for base in (*range(first, stop, span), *range(start, first, span)):
+        if ports_free(base, span):
+            return base
+    raise ClusterError(f"no run of {span} free ports between {start} and {stop + span} on 127.0.0.1")
+
+
+def ports_free(base: int, span: int = PORTS) -> bool:
+    for port in range(base, base + span):
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is free
             try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,14 +24,8 @@ from tests.accessdata import Account, account
 
 
 def _free_base(span: int = cluster.PORTS) -> int:
-    """A run of ``span`` free ports, from the kernel's choice of one."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = int(sock.getsockname()[1])
-        if base + span < 65000 and cluster.ports_free(base):
-            return base
-    raise RuntimeError("no run of free ports on 127.0.0.1")
+    """A run of ``span`` free ports outside the kernel's ephemeral range (see ``cluster.free_base``)."""
+    return cluster.free_base(span)
 
 
 @pytest.fixture(scope="session")
