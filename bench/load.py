@@ -5,7 +5,8 @@ The contenders load the very same parcels (same seed, keys and geometries), each
 - ours: ``gis_service.ingest.synth.load_parcels`` into ``parcels`` (generation included in its time);
 - geopandas ``GeoDataFrame.to_postgis`` (pandas ``to_sql`` through COPY) into ``parcels``, from memory;
 - ogr2ogr (GDAL, when installed) from a GeoPackage into ``parcels`` (``-append``);
-- ogr2ogr into a new table of its own (COPY and a GiST index only: less work than the others).
+- ogr2ogr into a new table of its own (COPY and a GiST index only: less work than the others);
+- the floor: ours again with the history triggers of ``parcels`` disabled (what recording history costs).
 
 Into ``parcels`` everyone pays the same CHECK (``gis_geom_ok``), generated ``area_ha`` and ``geom_3857``,
 GiST and unique indexes and version triggers. The peers' file and frame are built before their clock
@@ -52,6 +53,7 @@ NEW_TABLE = "bench_load_ogr2ogr"
 #: ogr2ogr -append inserts row by row, and each row's trigger updates one layer_versions row again in the
 #: same transaction (a chain of versions to walk): a million would take hours, so it gets a sample.
 APPEND_ROWS = 20_000
+HISTORY_EVENTS = ("insert", "update", "delete")
 PREAMBLE = """`bench/load.py`: synthetic parcels (one million by default) loaded by `gis-service synth parcels`
 (generation included) against geopandas `to_postgis` and ogr2ogr, the same parcels and keys for all, one
 transaction each. Into `parcels` every loader pays the same CHECK `gis_geom_ok`, generated `area_ha` and
@@ -85,6 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--database-url", default=None, help="PostGIS URL (default: GIS_DATABASE_URL / settings)")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated, of: {', '.join(PEERS)}")
+    parser.add_argument("--no-floor", action="store_true", help="skip the load without history (the floor)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the Loading table in README")
     return parser.parse_args(argv)
 
@@ -217,6 +220,29 @@ def run_ours(settings: Settings, args: argparse.Namespace) -> Result:
     return Result("gis-service synth parcels", report.seconds, args.count, note, error)
 
 
+def history_triggers(settings: Settings, enabled: bool) -> None:
+    """Enable or disable the statement triggers that record the history of ``parcels`` (migration 0009)."""
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        for event in HISTORY_EVENTS:
+            action = "ENABLE" if enabled else "DISABLE"
+            conn.execute(f"ALTER TABLE parcels {action} TRIGGER trg_parcels_history_{event}")
+
+
+def run_floor(settings: Settings, args: argparse.Namespace) -> Result:
+    """Ours without history: the same load with the history triggers off (on again whatever happens)."""
+    clear(settings)
+    print("[load] gis-service synth parcels, history off ...", flush=True)
+    history_triggers(settings, enabled=False)
+    try:
+        report = synth.load_parcels(settings, count=args.count, seed=args.seed)
+    finally:
+        history_triggers(settings, enabled=True)
+    loaded = synthetic_rows(settings)
+    error = "" if loaded == args.count else f"{loaded:,} rows in the table, not {args.count:,}"
+    note = "the floor: history triggers disabled, all else the same"
+    return Result("gis-service synth parcels, no history", report.seconds, args.count, note, error)
+
+
 def table(results: list[Result]) -> str:
     """Seconds and rows/s as measured; the ratio is time per row, so a sampled peer compares fairly."""
     ours = results[0].rows / results[0].seconds
@@ -250,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(database_url=args.database_url) if args.database_url else load_settings()
     print(f"[load] {args.count:,} parcels into {settings.dsn.rsplit('/', 1)[-1]}", flush=True)
     peers = run_peers(settings, args)
-    results = [run_ours(settings, args), *peers]  # ours last: the database keeps our parcels
+    floor = [] if args.no_floor else [run_floor(settings, args)]
+    results = [run_ours(settings, args), *floor, *peers]  # ours last: the database keeps our parcels
     text = table(results)
     print(text)
     if not args.no_readme:
