@@ -1,5 +1,5 @@
 """Shared pieces of the side-by-side benchmarks: the bench venv, server processes, a bounded asyncio load
-generator, CPU accounting, tables and the README sections.
+generator, a compiled one (wrk), CPU accounting, tables and the README sections.
 
 Everything talks to loopback only; every loop is bounded in requests and in seconds.
 """
@@ -11,10 +11,13 @@ import contextlib
 import math
 import os
 import re
+import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -295,6 +298,122 @@ async def run_load(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         result.seconds = time.perf_counter() - started
+    return result
+
+
+# ---- compiled load generator (wrk) ---------------------------------------------------------------------
+
+WRK_INSTALL = "apt-get install -y wrk"
+
+#: Cycles every thread through the same paths (thread i starts at path i, steps by the thread count), sends
+#: the given headers, and prints one line a parser can read: counts, then latency percentiles in microseconds.
+_WRK_SCRIPT = """\
+local headers = {%(headers)s}
+for name, value in pairs(headers) do wrk.headers[name] = value end
+local paths = {%(paths)s}
+local turn, step = 0, 1
+local started = 0
+function setup(thread)
+  thread:set("first", started)
+  started = started + 1
+end
+function init(args)
+  turn = first or 0
+  step = tonumber(args[1]) or 1
+end
+function request()
+  local path = paths[turn %% #paths + 1]
+  turn = turn + step
+  return wrk.format("GET", path)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("wrk-result %%d %%d %%d %%d %%d %%d %%d %%d", summary.requests, summary.duration,
+    summary.bytes, e.status, e.connect, e.read, e.write, e.timeout))
+  for _, q in ipairs({50, 90, 95, 99}) do io.write(string.format(" %%d", latency:percentile(q))) end
+  io.write("\\n")
+end
+"""
+
+
+@dataclass
+class WrkResult(LoadResult):
+    """A wrk run: counts, and latency percentiles (ms) from wrk's own histogram rather than a list."""
+
+    percentiles: dict[float, float] = field(default_factory=dict)
+
+    def pct(self, q: float) -> float:
+        return self.percentiles.get(q, float("nan"))
+
+
+def find_wrk(*, install: bool = True) -> str | None:
+    """The wrk binary; Debian's package is installed when it is missing and this runs as root, else None."""
+    path = shutil.which("wrk")
+    if path or not install or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return path
+    print(f"[setup] installing wrk ({WRK_INSTALL}) ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "wrk"]
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if subprocess.run(cmd, **quiet).returncode != 0:  # type: ignore[call-overload]
+        subprocess.run(["apt-get", "update", "-q"], **quiet)  # type: ignore[call-overload]
+        subprocess.run(cmd, **quiet)  # type: ignore[call-overload]
+    return shutil.which("wrk")
+
+
+def wrk_version(wrk: str) -> str:
+    """``wrk -v`` says e.g. ``wrk debian/4.1.0-3+b2 [epoll] ...``."""
+    words = subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split()
+    return words[1].rsplit("/", 1)[-1] if len(words) > 1 else "?"
+
+
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def run_wrk(
+    wrk: str,
+    urls: Sequence[str],
+    *,
+    connections: int,
+    seconds: int,
+    headers: dict[str, str],
+    threads: int = 2,
+    timeout: int = 120,
+) -> WrkResult:
+    """``connections`` keep-alive connections from ``threads`` wrk threads cycling through ``urls`` (one origin)
+    for ``seconds``. Only 2xx/3xx answers count as done (wrk counts the others apart), as do the socket errors;
+    requests still in flight at the end are not counted. ``client_cpu``: wrk's CPU; ``machine_cpu``: all cores."""
+    origin = urls[0].split("/", 3)
+    base = "/".join(origin[:3])
+    if any(not u.startswith(base + "/") for u in urls):
+        raise ValueError("run_wrk takes URLs of one origin")
+    threads = max(1, min(threads, connections))
+    script = _WRK_SCRIPT % {
+        "headers": ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()),
+        "paths": ", ".join(_lua_string(u[len(base) :]) for u in urls),
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-wrk-") as lua:
+        lua.write(script)
+        lua.flush()
+        cmd = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", f"{timeout}s"]
+        cmd += ["-s", lua.name, urls[0], "--", str(threads)]
+        before, machine_before = resource.getrusage(resource.RUSAGE_CHILDREN), machine_busy()
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + timeout + 60)
+        after, machine_after = resource.getrusage(resource.RUSAGE_CHILDREN), machine_busy()
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("wrk-result ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+    done, micros, size, status, *socket_errors = (int(v) for v in line.split()[1:9])
+    p50, p90, p95, p99 = (int(v) / 1000 for v in line.split()[9:13])
+    result = WrkResult(done - status, status + sum(socket_errors), micros / 1e6, bytes=size)
+    result.percentiles = {50: p50, 90: p90, 95: p95, 99: p99}
+    result.client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result.machine_cpu = machine_after - machine_before
+    if result.errors:
+        result.first_error = (
+            f"{status} non-2xx/3xx answers, socket errors (connect, read, write, timeout) {socket_errors}"
+        )
     return result
 
 
