@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from gis_service import cluster
 from gis_service.settings import PROJECT_ROOT
 
 START_TIMEOUT_S = 30.0
@@ -29,9 +29,9 @@ STOP_TIMEOUT_S = 10.0
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port below the kernel's ephemeral range: a server that takes a while to start
+    (PostgreSQL, uvicorn) cannot lose it to an outgoing connection meanwhile."""
+    return cluster.free_base(1)
 
 
 def get_json(url: str, timeout: float = 10.0) -> tuple[int, str, Any]:

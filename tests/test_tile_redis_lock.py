@@ -24,16 +24,11 @@ from sqlalchemy import Engine
 from gis_service.main import create_app
 from gis_service.settings import Settings
 from gis_service.tilecache import TileCache
+from tests.serverproc import free_port
 
 WEB_MERCATOR = morecantile.tms.get("WebMercatorQuad")
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 LON, LAT = 106.65, 11.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pong(port: int) -> bool:
@@ -47,7 +42,7 @@ def _pong(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     home: Path = tmp_path_factory.mktemp("redis")
     args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(home)]
     server = subprocess.Popen([REDIS, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

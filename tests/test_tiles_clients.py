@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -27,6 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from gis_service.settings import PROJECT_ROOT, Settings, load_settings
+from tests.serverproc import free_port
 from tests.test_tiles import expected_codes, install_state, make_app, parks
 
 pytestmark = pytest.mark.clients
@@ -42,12 +42,6 @@ def create_tiles_app() -> FastAPI:
     return app
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server") / "uvicorn.log"
@@ -55,7 +49,7 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(migrated: Settings, bundled: Engine, server_log: Path) -> Iterator[str]:
-    port, log = _free_port(), server_log
+    port, log = free_port(), server_log
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "GIS_DATABASE_URL": migrated.dsn}
     app = "tests.test_tiles_clients:create_tiles_app"

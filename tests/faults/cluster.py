@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,16 +17,11 @@ from pathlib import Path
 import psycopg
 
 from gis_service.provision import PG_BIN
+from tests.serverproc import free_port
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ThrowawayCluster:
@@ -36,7 +30,7 @@ class ThrowawayCluster:
         if os.geteuid() == 0:
             shutil.chown(self.home, "postgres", "postgres")
         self.data = self.home / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.log = self.home / "server.log"
 
     def url(self, database: str = "postgres") -> str:
