@@ -260,16 +260,25 @@ class LoadResult:
 
 
 async def run_load(
-    urls: Sequence[str], *, concurrency: int, requests: int, max_seconds: float, headers: dict[str, str]
+    urls: Sequence[str],
+    *,
+    concurrency: int,
+    requests: int,
+    max_seconds: float,
+    headers: dict[str, str],
+    decompress: bool = True,
+    start: int = 0,
 ) -> LoadResult:
-    """``requests`` GETs over ``urls`` in turn from ``concurrency`` workers, stopping early at ``max_seconds``."""
+    """``requests`` GETs over ``urls`` in turn (from the ``start``-th) from ``concurrency`` workers, stopping
+    early at ``max_seconds``. ``decompress=False``: bodies are read as sent, not inflated (a client on the
+    servers' cores would spend more inflating warm tiles than a server spends answering them)."""
     import aiohttp
 
     result = LoadResult(0, 0, 0.0)
-    next_index = 0
+    next_index, requests = start, requests + start
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True) as session:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=decompress) as session:
         started = time.perf_counter()
         deadline = started + max_seconds
 

@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 import _common as common
 from _common import GIS_SERVICE, PEERS_PY, PROJECT_PY, ROOT, LoadResult, Server
+from _common import run_load as common_run_load
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:54320/gis_test_tiles"
 ZOOMS = range(10, 17)
@@ -341,43 +342,17 @@ async def raw_sql(
 async def run_load(
     urls: list[str], *, concurrency: int, requests: int, max_seconds: float, start: int = 0
 ) -> LoadResult:
-    """``requests`` GETs over ``urls`` in turn from ``concurrency`` workers (at most ``max_seconds``). Bodies
-    are read as sent, not inflated: the client shares the 2 cores with the servers, and inflating every warm
-    tile would cost it more than the server spends answering. The same for every server."""
-    import aiohttp
-
-    result = LoadResult(0, 0, 0.0)
-    turn, requests = start, requests + start
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=120), auto_decompress=False
-    ) as session:
-        started = time.perf_counter()
-
-        async def worker() -> None:
-            nonlocal turn
-            while turn < requests and time.perf_counter() < started + max_seconds:
-                url = urls[turn % len(urls)]
-                turn += 1
-                t0 = time.perf_counter()
-                try:
-                    async with session.get(url, headers=HEADERS) as response:
-                        body = await response.read()
-                        ok = response.status == 200
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    body, ok = b"", False
-                    result.first_error = result.first_error or repr(exc)
-                if ok:
-                    result.latencies.append(time.perf_counter() - t0)
-                    result.requests += 1
-                    result.bytes += len(body)
-                else:
-                    result.errors += 1
-                    result.first_error = result.first_error or f"HTTP error on {url}: {body[:200]!r}"
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        result.seconds = time.perf_counter() - started
-    return result
+    """The shared asyncio client with this bench's headers, bodies read as sent (not inflated), the same for
+    every server."""
+    return await common_run_load(
+        urls,
+        concurrency=concurrency,
+        requests=requests,
+        max_seconds=max_seconds,
+        headers=HEADERS,
+        decompress=False,
+        start=start,
+    )
 
 
 def timed(
