@@ -223,14 +223,10 @@ class VectorTiles:
         self, specs: list[LayerSpec], addr: TileAddress, extra: tuple[Any, ...], versions: Versions, identity: str
     ) -> str:
         """The tile's cache key (and strong ETag) with the data ``versions`` of its layers."""
-        tiles = self.settings.tiles
         parts = (
-            ENCODING_VERSION,
+            self.data_parts(specs, versions),
             identity or self.settings.dsn.rpartition("@")[2],  # one shared Redis may serve several databases
-            fingerprint(specs),
-            [(s.id, versions.get(s.table)) for s in specs],
             (addr.tms_id, addr.z, addr.x, addr.y),
-            (tiles.extent, tiles.buffer, tiles.max_features, tiles.simplify_below_zoom),
             extra,
             access_scope(specs),
         )
@@ -239,14 +235,19 @@ class VectorTiles:
     def token(self, specs: list[LayerSpec], versions: Versions) -> str:
         """The data version of versioned tile URLs (``…/v{token}/{z}/{x}/{y}``): it changes with any write to
         the layers, their catalogue entries, the tile settings or the encoding."""
+        digest = hashlib.sha1(repr(self.data_parts(specs, versions)).encode(), usedforsecurity=False)
+        return digest.hexdigest()[:TOKEN_CHARS]
+
+    def data_parts(self, specs: list[LayerSpec], versions: Versions) -> tuple[Any, ...]:
+        """What the layers' tiles are made of, in any cell: the encoding, the catalogue entries, the data
+        versions and the tile settings (part of every tile key and of the versioned URLs' token)."""
         tiles = self.settings.tiles
-        parts = (
+        return (
             ENCODING_VERSION,
             fingerprint(specs),
             [(s.id, versions.get(s.table)) for s in specs],
             (tiles.extent, tiles.buffer, tiles.max_features, tiles.simplify_below_zoom),
         )
-        return hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()[:TOKEN_CHARS]
 
     async def current_token(self, specs: list[LayerSpec]) -> str:
         return self.token(specs, await self.versions.current())
